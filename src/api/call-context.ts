@@ -1,0 +1,86 @@
+/**
+ * The per-call context that flows from the RPC handler down to undici and to
+ * Prometheus: one signal that aborts at the caller's deadline, when the
+ * caller goes away, or when `backend.timeout` passes for a call that carries
+ * no (or a longer) deadline. Its abort reason is always a ConnectError, so
+ * every layer below tells a deadline from a cancellation the same way.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** A clock in milliseconds; injectable so that tests need no sleeping. */
+export type Clock = () => number;
+
+/** What every layer below the handler receives for one call. */
+export interface CallContext {
+  /** Aborts at the deadline or when the caller goes away. */
+  readonly signal: AbortSignal;
+  /** Absolute deadline on {@link Clock}'s scale. */
+  readonly deadline: number;
+  /** Correlates logs, the upstream's x-request-id and response metadata. */
+  readonly requestId: string;
+  /** Headers passed on to the upstream (x-request-id, traceparent). */
+  readonly forwardHeaders: Readonly<Record<string, string>>;
+  /** Milliseconds left before the deadline (never negative). */
+  remainingMs(): number;
+  /** Releases the timer and listener; call once the RPC is answered. */
+  dispose(): void;
+}
+
+export interface CallContextInit {
+  /** The RPC's own signal (connect's HandlerContext.signal). */
+  readonly signal: AbortSignal;
+  /** The caller's remaining time (HandlerContext.timeoutMs()), if it set one. */
+  readonly timeoutMs: number | undefined;
+  /** Cap for calls without a deadline: backend.timeout. */
+  readonly capMs: number;
+  readonly requestId: string;
+  readonly traceparent?: string | undefined;
+  readonly clock: Clock;
+}
+
+/** Whether an abort reason means the deadline passed (else the caller cancelled). */
+export function isDeadlineReason(reason: unknown): boolean {
+  return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
+}
+
+/** Creates the context for one call; see {@link CallContext}. */
+export function createCallContext(init: CallContextInit): CallContext {
+  const now = init.clock();
+  const callerCapped = init.timeoutMs !== undefined && init.timeoutMs <= init.capMs;
+  const budget = callerCapped ? (init.timeoutMs as number) : init.capMs;
+  const deadline = now + budget;
+  const forwardHeaders: Record<string, string> = { "x-request-id": init.requestId };
+  if (init.traceparent !== undefined) forwardHeaders.traceparent = init.traceparent;
+
+  // When the caller's deadline is the binding one, connect already aborts
+  // its signal with DEADLINE_EXCEEDED: reuse it and allocate nothing more.
+  if (callerCapped) {
+    return {
+      signal: init.signal,
+      deadline,
+      requestId: init.requestId,
+      forwardHeaders,
+      remainingMs: () => Math.max(0, deadline - init.clock()),
+      dispose: () => {},
+    };
+  }
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(init.signal.reason);
+  if (init.signal.aborted) onAbort();
+  else init.signal.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new ConnectError(`backend.timeout of ${init.capMs}ms passed`, Code.DeadlineExceeded)),
+    budget,
+  );
+  return {
+    signal: controller.signal,
+    deadline,
+    requestId: init.requestId,
+    forwardHeaders,
+    remainingMs: () => Math.max(0, deadline - init.clock()),
+    dispose: () => {
+      clearTimeout(timer);
+      init.signal.removeEventListener("abort", onAbort);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * One interface for every model backend. An adapter per upstream protocol
+ * implements it (rest, kserve-v1, kserve-v2, builtin); nothing above this
+ * interface knows which one answers.
+ */
+import type {
+  AnalyzePatternsRequest,
+  AnalyzePatternsResponse,
+  DetectAnomalyRequest,
+  DetectAnomalyResponse,
+  PredictRequest,
+  PredictResponse,
+} from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import type { CallContext } from "../api/call-context.js";
+import type { BackendKind } from "../config/schema.js";
+
+/** What a backend answered, and which model answered it. */
+export interface BackendAnswer<T> {
+  readonly response: T;
+  /** The model's name, where the backend names one ("" otherwise). */
+  readonly model: string;
+  /** The model's version, where the backend reports one ("" otherwise). */
+  readonly modelVersion: string;
+}
+
+/** The state of the upstream as its readiness endpoint reports it. */
+export interface ProbeResult {
+  readonly ready: boolean;
+  readonly detail: string;
+}
+
+/** A model backend. Methods throw UpstreamError (or ConnectError) on failure. */
+export interface Backend {
+  readonly kind: BackendKind;
+  detectAnomaly(req: DetectAnomalyRequest, call: CallContext): Promise<BackendAnswer<DetectAnomalyResponse>>;
+  predict(req: PredictRequest, call: CallContext): Promise<BackendAnswer<PredictResponse>>;
+  analyzePatterns(req: AnalyzePatternsRequest, call: CallContext): Promise<BackendAnswer<AnalyzePatternsResponse>>;
+  /** Asks the upstream whether it can answer (GET /health, model readiness). */
+  probe(signal: AbortSignal): Promise<ProbeResult>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}

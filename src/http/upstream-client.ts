@@ -1,0 +1,233 @@
+/**
+ * JSON over HTTP to one upstream, through one undici Pool with keep-alive.
+ * Every outcome that is not a 2xx JSON answer becomes an UpstreamError with
+ * its kind decided here, once; every response body is consumed or dumped, on
+ * error paths too, so no connection is leaked.
+ */
+import { type Dispatcher, Pool } from "undici";
+import { isDeadlineReason } from "../api/call-context.js";
+import { excerpt, type FieldViolation, UpstreamError } from "../errors/upstream-error.js";
+
+export interface UpstreamClientOptions {
+  /** Names the upstream in errors, logs and metrics ("rest", "kserve-v1", ...). */
+  readonly name: string;
+  /** Base URL; paths are appended to it. */
+  readonly baseUrl: string;
+  /** Connections kept to the upstream (pool.connections). */
+  readonly connections: number;
+  /** Idle keep-alive timeout (pool.keep_alive_timeout). */
+  readonly keepAliveTimeoutMs: number;
+  /** TCP connect bound (pool.connect_timeout). */
+  readonly connectTimeoutMs: number;
+  /** Largest body read (pool.max_response_bytes). */
+  readonly maxResponseBytes: number;
+  /** Extra CA bundle (PEM) for https upstreams; verification is always on. */
+  readonly ca?: string | undefined;
+  /** Injected dispatcher (tests pass a MockAgent); default: a new Pool. */
+  readonly dispatcher?: Dispatcher | undefined;
+}
+
+/** Per-request options: the call's signal and headers to forward. */
+export interface UpstreamRequest {
+  readonly signal: AbortSignal;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A 2xx answer, parsed. */
+export interface UpstreamAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_DESTROYED",
+]);
+
+/** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v === "") return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Turns FastAPI's 422 `{"detail": [{"loc": ["body","metrics",0,"value"],
+ * "msg": "..."}]}` into field violations named like the proto's fields
+ * (`metrics[0].value`).
+ */
+export function violationsFromDetail(body: unknown): FieldViolation[] {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (!Array.isArray(detail)) return [];
+  const out: FieldViolation[] = [];
+  for (const d of detail.slice(0, 50)) {
+    if (d === null || typeof d !== "object") continue;
+    const { loc, msg } = d as { loc?: unknown; msg?: unknown };
+    const parts = Array.isArray(loc) ? loc.filter((p, i) => !(i === 0 && p === "body")) : [];
+    let field = "";
+    for (const p of parts) field += typeof p === "number" ? `[${p}]` : field === "" ? String(p) : `.${String(p)}`;
+    out.push({ field, description: typeof msg === "string" ? msg : "invalid" });
+  }
+  return out;
+}
+
+/** The upstream's own words for an error body: `{"error": ...}`, `{"detail": "..."}` or text. */
+function errorText(body: unknown, text: string): string {
+  if (body !== null && typeof body === "object") {
+    const { error, detail, message } = body as Record<string, unknown>;
+    for (const v of [error, detail, message]) if (typeof v === "string") return v;
+  }
+  return excerpt(text.trim());
+}
+
+/** A pooled JSON client for one upstream. */
+export class UpstreamClient {
+  readonly name: string;
+  private readonly base: URL;
+  private readonly dispatcher: Dispatcher;
+  private readonly owned: boolean;
+
+  constructor(readonly options: UpstreamClientOptions) {
+    this.name = options.name;
+    this.base = new URL(options.baseUrl);
+    this.owned = options.dispatcher === undefined;
+    this.dispatcher =
+      options.dispatcher ??
+      new Pool(this.base.origin, {
+        connections: options.connections,
+        keepAliveTimeout: options.keepAliveTimeoutMs,
+        maxResponseSize: options.maxResponseBytes,
+        // The call's own signal bounds headers and body; these only catch a
+        // stalled socket that no signal covers.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect: {
+          timeout: options.connectTimeoutMs,
+          rejectUnauthorized: true,
+          ...(options.ca !== undefined ? { ca: options.ca } : {}),
+        },
+      });
+  }
+
+  /** The full path for an endpoint, below the base URL's own path. */
+  pathFor(endpoint: string): string {
+    return `${this.base.pathname.replace(/\/+$/, "")}${endpoint}`;
+  }
+
+  /** POSTs JSON and returns the parsed 2xx body; throws UpstreamError otherwise. */
+  postJson(endpoint: string, payload: unknown, req: UpstreamRequest): Promise<UpstreamAnswer> {
+    return this.send("POST", endpoint, JSON.stringify(payload), req);
+  }
+
+  /** GETs JSON and returns the parsed 2xx body; throws UpstreamError otherwise. */
+  getJson(endpoint: string, req: UpstreamRequest): Promise<UpstreamAnswer> {
+    return this.send("GET", endpoint, undefined, req);
+  }
+
+  /** Sends one request; the single place undici's outcomes are classified. */
+  async send(
+    method: "GET" | "POST",
+    endpoint: string,
+    body: string | undefined,
+    req: UpstreamRequest,
+    contentType = "application/json",
+  ): Promise<UpstreamAnswer> {
+    const fail = (kind: UpstreamError["kind"], message: string, extra: Partial<UpstreamError> & { cause?: unknown } = {}) =>
+      new UpstreamError(message, { kind, upstream: this.name, endpoint, ...extra });
+    if (req.signal.aborted) throw this.abortError(endpoint, req.signal.reason);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.dispatcher.request({
+        origin: this.base.origin,
+        path: this.pathFor(endpoint),
+        method,
+        headers: {
+          accept: "application/json",
+          ...(body !== undefined ? { "content-type": contentType } : {}),
+          ...req.headers,
+        },
+        body: body ?? null,
+        signal: req.signal,
+      });
+    } catch (e) {
+      throw this.classify(endpoint, e, req.signal, fail);
+    }
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (e) {
+      throw this.classify(endpoint, e, req.signal, fail);
+    }
+    let parsed: unknown;
+    let parseError: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch (e) {
+      parseError = e;
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      if (parseError !== undefined || parsed === undefined) {
+        throw fail("malformed", `${this.name} ${method} ${endpoint} answered ${res.statusCode} with a body that is not JSON`, {
+          status: res.statusCode,
+          bodyExcerpt: excerpt(text),
+          cause: parseError,
+        });
+      }
+      return { status: res.statusCode, body: parsed, headers: res.headers };
+    }
+    const status = res.statusCode;
+    const words = errorText(parsed, text);
+    throw fail("status", `${this.name} ${method} ${endpoint} answered ${status}: ${words}`, {
+      status,
+      bodyExcerpt: excerpt(text),
+      retryAfterMs: status === 429 || status === 503 ? parseRetryAfter(res.headers["retry-after"]) : undefined,
+      violations: status === 422 ? violationsFromDetail(parsed) : [],
+    } as Partial<UpstreamError>);
+  }
+
+  private abortError(endpoint: string, reason: unknown): UpstreamError {
+    const deadline = isDeadlineReason(reason);
+    return new UpstreamError(
+      deadline ? `${this.name} ${endpoint}: deadline passed before the upstream answered` : `${this.name} ${endpoint}: caller cancelled`,
+      { kind: deadline ? "timeout" : "cancelled", upstream: this.name, endpoint, cause: reason },
+    );
+  }
+
+  private classify(
+    endpoint: string,
+    e: unknown,
+    signal: AbortSignal,
+    fail: (kind: UpstreamError["kind"], message: string, extra?: { cause?: unknown }) => UpstreamError,
+  ): UpstreamError {
+    if (e instanceof UpstreamError) return e;
+    if (signal.aborted) return this.abortError(endpoint, signal.reason);
+    const code = (e as { code?: string }).code ?? "";
+    if (code === "UND_ERR_RES_EXCEEDED_MAX_SIZE") {
+      return fail("too_large", `${this.name} ${endpoint}: body larger than pool.max_response_bytes`, { cause: e });
+    }
+    if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+      return fail("timeout", `${this.name} ${endpoint}: upstream too slow (${code})`, { cause: e });
+    }
+    if (CONNECT_CODES.has(code) || code.startsWith("E")) {
+      return fail("connect", `${this.name} ${endpoint}: connection failed (${code})`, { cause: e });
+    }
+    return fail("connect", `${this.name} ${endpoint}: ${(e as Error).message ?? String(e)}`, { cause: e });
+  }
+
+  /** Closes the pool (when this client created it). */
+  async close(): Promise<void> {
+    if (this.owned) await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * createServer(deps): builds the object graph of a running sidecar from
+ * injected parts and nothing global. It is what main.ts starts and what the
+ * tests start on port 0.
+ */
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { MLService } from "../gen/aiops/ml/v1/ml_service_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.js";
+import { createAdminServer } from "./admin/admin-server.js";
+import { createHealthService, HealthState } from "./api/health-service.js";
+import { createMlService } from "./api/ml-service.js";
+import { createReflectionServices, loadDescriptorRegistry, ServerReflectionV1, ServerReflectionV1alpha } from "./api/reflection-service.js";
+import type { Backend } from "./backend/backend.js";
+import type { Config } from "./config/schema.js";
+import type { Logger } from "./observability/logger.js";
+import type { Metrics } from "./observability/metrics.js";
+import { createApiListener } from "./server/api-listener.js";
+
+export interface ServerDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly backend: Backend;
+}
+
+/** Where the listeners ended up (port 0 picks a free port). */
+export interface Addresses {
+  readonly api: AddressInfo;
+  readonly admin: AddressInfo;
+}
+
+export interface Sidecar {
+  /** Opens both listeners. */
+  start(): Promise<Addresses>;
+  /** Health NOT_SERVING, in-flight calls finish, listeners and pools close. */
+  stop(): Promise<void>;
+  readonly health: HealthState;
+}
+
+/** Splits host:port (IPv6 in brackets). */
+export function splitAddress(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(":");
+  return { host: addr.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(addr.slice(i + 1)) };
+}
+
+function listen(server: import("node:net").Server, addr: string): Promise<AddressInfo> {
+  const { host, port } = splitAddress(addr);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export function createServer(deps: ServerDeps): Sidecar {
+  const { config, logger, metrics, backend } = deps;
+  const health = new HealthState();
+  const shutdown = new AbortController();
+  const registry = loadDescriptorRegistry();
+  const reflection = createReflectionServices(registry, [
+    MLService.typeName,
+    Health.typeName,
+    ServerReflectionV1.typeName,
+    ServerReflectionV1alpha.typeName,
+  ]);
+  const handler = connectNodeAdapter({
+    // The transport-level bound on a message; validation reports sizes
+    // between max_request_bytes and this as INVALID_ARGUMENT naming the field.
+    readMaxBytes: config.server.max_request_bytes * 4,
+    maxTimeoutMs: config.server.max_timeout,
+    shutdownSignal: shutdown.signal,
+    jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
+    routes(router) {
+      router.service(MLService, createMlService({ backend, config, logger, metrics }));
+      router.service(Health, createHealthService(health));
+      router.service(ServerReflectionV1, reflection.v1);
+      router.service(ServerReflectionV1alpha, reflection.v1alpha);
+    },
+  });
+  const api = createApiListener(handler);
+  const admin = createAdminServer({
+    registry: metrics.registry,
+    readiness: async () => {
+      const probe = await backend.probe(AbortSignal.timeout(2000));
+      return {
+        draining: shutdown.signal.aborted,
+        backend: { kind: backend.kind, url: config.backend.url || undefined, ready: probe.ready, detail: probe.detail },
+        enrichment: { configured: config.enrichment.prometheus.url !== "" },
+      };
+    },
+  });
+
+  return {
+    health,
+    async start() {
+      const apiAddr = await listen(api.server, config.server.grpc_addr);
+      const adminAddr = await listen(admin, config.server.admin_addr);
+      return { api: apiAddr, admin: adminAddr };
+    },
+    async stop() {
+      health.setAll(Status.NOT_SERVING);
+      shutdown.abort(new ConnectError("sidecar is shutting down", Code.Unavailable));
+      api.server.close();
+      for (const s of api.sessions) s.close();
+      api.h1.closeIdleConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await backend.close();
+    },
+  };
+}
