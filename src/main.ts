@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   let backend: ReturnType<typeof createBackend>;
   try {
-    backend = createBackend(config);
+    backend = createBackend(config, { metrics });
   } catch (e) {
     process.stderr.write(`config: ${(e as Error).message}\n`);
     process.exit(2);

@@ -60,9 +60,13 @@ function enrichmentNotConfigured(): ConnectError {
 
 /** Metadata for an answer, with the caller's metrics as the features used. */
 function metadataFor(answer: BackendAnswer<unknown>, backend: string, call: CallContext, given: readonly Metric[]): ResponseMetadata {
+  // The builtin baseline is rules, not a model: say so even when it is the
+  // configured backend, so that no caller mistakes it for a model's verdict.
+  const baseline = backend === "builtin";
   return create(ResponseMetadataSchema, {
-    source: Source.ML_SERVICE,
-    degraded: false,
+    source: baseline ? Source.FALLBACK : Source.ML_SERVICE,
+    degraded: baseline,
+    degradedReason: baseline ? "no model backend configured (backend.kind builtin): baseline rules answered" : "",
     backend,
     model: answer.model,
     modelVersion: answer.modelVersion,

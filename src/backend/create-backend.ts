@@ -5,6 +5,7 @@
 import type { Dispatcher } from "undici";
 import type { BackendKind, Config } from "../config/schema.js";
 import { UpstreamClient } from "../http/upstream-client.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { Backend } from "./backend.js";
 import { BuiltinBackend } from "./builtin-backend.js";
 import { RestBackend } from "./rest-backend.js";
@@ -13,6 +14,8 @@ import { RestBackend } from "./rest-backend.js";
 export interface BackendDeps {
   /** Injected dispatcher for tests; default: a Pool per upstream. */
   readonly dispatcher?: Dispatcher;
+  /** Where upstream call durations and outcomes are recorded. */
+  readonly metrics?: Metrics;
 }
 
 /** A pooled client for one upstream URL, configured from `pool.*`. */
@@ -25,6 +28,9 @@ export function upstreamClient(name: string, url: string, config: Config, deps: 
     connectTimeoutMs: config.pool.connect_timeout,
     maxResponseBytes: config.pool.max_response_bytes,
     dispatcher: deps.dispatcher,
+    observe: deps.metrics
+      ? (endpoint, outcome, seconds) => deps.metrics?.upstreamDuration.observe({ backend: name, endpoint, outcome }, seconds)
+      : undefined,
   });
 }
 

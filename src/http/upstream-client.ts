@@ -25,6 +25,8 @@ export interface UpstreamClientOptions {
   readonly ca?: string | undefined;
   /** Injected dispatcher (tests pass a MockAgent); default: a new Pool. */
   readonly dispatcher?: Dispatcher | undefined;
+  /** Told of every request's outcome ("ok" or the failure kind) and duration, for metrics. */
+  readonly observe?: ((endpoint: string, outcome: string, seconds: number) => void) | undefined;
 }
 
 /** Per-request options: the call's signal and headers to forward. */
@@ -143,6 +145,27 @@ export class UpstreamClient {
     body: string | undefined,
     req: UpstreamRequest,
     contentType = "application/json",
+  ): Promise<UpstreamAnswer> {
+    const observe = this.options.observe;
+    if (observe === undefined) return this.exchange(method, endpoint, body, req, contentType);
+    const started = performance.now();
+    try {
+      const answer = await this.exchange(method, endpoint, body, req, contentType);
+      observe(endpoint, "ok", (performance.now() - started) / 1000);
+      return answer;
+    } catch (e) {
+      const outcome = e instanceof UpstreamError ? (e.kind === "status" ? `http_${e.status}` : e.kind) : "error";
+      observe(endpoint, outcome, (performance.now() - started) / 1000);
+      throw e;
+    }
+  }
+
+  private async exchange(
+    method: "GET" | "POST",
+    endpoint: string,
+    body: string | undefined,
+    req: UpstreamRequest,
+    contentType: string,
   ): Promise<UpstreamAnswer> {
     const fail = (kind: UpstreamError["kind"], message: string, extra: Partial<UpstreamError> & { cause?: unknown } = {}) =>
       new UpstreamError(message, { kind, upstream: this.name, endpoint, ...extra });

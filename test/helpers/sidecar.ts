@@ -23,11 +23,7 @@ export interface RunningSidecar {
 export function testConfig(sets: Record<string, string | number | boolean>, env: Record<string, string> = {}): Config {
   const { config, problems } = buildConfig({
     env,
-    sets: [
-      "server.grpc_addr=127.0.0.1:0",
-      "server.admin_addr=127.0.0.1:0",
-      ...Object.entries(sets).map(([k, v]) => `${k}=${v}`),
-    ],
+    sets: ["server.grpc_addr=127.0.0.1:0", "server.admin_addr=127.0.0.1:0", ...Object.entries(sets).map(([k, v]) => `${k}=${v}`)],
   });
   if (config === undefined) throw new Error(problems.join("\n"));
   return config;
@@ -37,7 +33,7 @@ export async function startSidecar(sets: Record<string, string | number | boolea
   const config = testConfig(sets);
   const metrics = createMetrics({ processMetrics: false });
   const logger = pino({ level: "silent" });
-  const backend = createBackend(config);
+  const backend = createBackend(config, { metrics });
   const sidecar = createServer({ config, logger, metrics, backend });
   const addrs = await sidecar.start();
   return {

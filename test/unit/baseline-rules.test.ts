@@ -2,12 +2,7 @@ import { create, fromJson } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, test } from "vitest";
 import { EventSchema, MetricSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
-import {
-  BASELINE_MAX_CONFIDENCE,
-  baselineAnomaly,
-  baselinePatterns,
-  baselinePredict,
-} from "../../src/backend/baseline-rules.js";
+import { BASELINE_MAX_CONFIDENCE, baselineAnomaly, baselinePatterns, baselinePredict } from "../../src/backend/baseline-rules.js";
 import { fixture } from "../helpers/fixtures.js";
 
 const m = (name: string, value: number) => create(MetricSchema, { name, value });

@@ -1,5 +1,5 @@
-import { describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
+import { describe, expect, test } from "vitest";
 import { buildConfig, ConfigError, loadConfig, parseArgs } from "../../src/config/load-config.js";
 
 const repoYaml = readFileSync(new URL("../../sidecar.yaml", import.meta.url), "utf8");
@@ -102,7 +102,14 @@ describe("configuration", () => {
 
   test("loadConfig: --config beats SIDECAR_CONFIG, and a missing file is a problem", () => {
     const files: Record<string, string> = { "a.yaml": "cache:\n  ttl: 3s\n", "b.yaml": "cache:\n  ttl: 4s\n" };
-    const fs = { readFile: (p: string) => files[p] ?? (() => { throw Object.assign(new Error("no"), { code: "ENOENT" }); })(), exists: (p: string) => p in files };
+    const fs = {
+      readFile: (p: string) =>
+        files[p] ??
+        (() => {
+          throw Object.assign(new Error("no"), { code: "ENOENT" });
+        })(),
+      exists: (p: string) => p in files,
+    };
     expect(loadConfig(["--config", "a.yaml"], { SIDECAR_CONFIG: "b.yaml" }, fs).cache.ttl).toBe(3000);
     expect(loadConfig([], { SIDECAR_CONFIG: "b.yaml" }, fs).cache.ttl).toBe(4000);
     expect(() => loadConfig(["--config", "missing.yaml"], {}, fs)).toThrow(ConfigError);

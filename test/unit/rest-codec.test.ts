@@ -7,6 +7,7 @@ import {
   PredictRequestSchema,
   PredictResponseSchema,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { ShapeError } from "../../src/backend/json-shape.js";
 import {
   decodeAnalyzePatterns,
   decodeDetectAnomaly,
@@ -14,7 +15,6 @@ import {
   encodeDetectAnomaly,
   encodePredict,
 } from "../../src/backend/rest-backend.js";
-import { ShapeError } from "../../src/backend/json-shape.js";
 import { fixture } from "../helpers/fixtures.js";
 
 describe("REST contract codec (ADR-009)", () => {

@@ -1,10 +1,6 @@
 import { create, fromJson } from "@bufbuild/protobuf";
 import { describe, expect, test } from "vitest";
-import {
-  AnalyzePatternsRequestSchema,
-  DetectAnomalyRequestSchema,
-  PredictRequestSchema,
-} from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { AnalyzePatternsRequestSchema, DetectAnomalyRequestSchema, PredictRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { validateAnalyzePatterns, validateDetectAnomaly, validatePredict } from "../../src/api/validate.js";
 
 const rules = { maxRequestBytes: 1_048_576, enrichmentWillRun: false };
@@ -42,10 +38,7 @@ describe("request validation", () => {
   test("no metrics and no enrichment is an error; with enrichment the workload must be named", () => {
     const empty = create(DetectAnomalyRequestSchema, {});
     expect(fields(validateDetectAnomaly(empty, rules))).toEqual(["metrics"]);
-    expect(fields(validateDetectAnomaly(empty, { ...rules, enrichmentWillRun: true }))).toEqual([
-      "context.namespace",
-      "context.resource",
-    ]);
+    expect(fields(validateDetectAnomaly(empty, { ...rules, enrichmentWillRun: true }))).toEqual(["context.namespace", "context.resource"]);
   });
 
   test("an oversized request names its largest field", () => {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The test command (`npm test`). On a fresh machine of the project's kind it
+# installs every test peer it needs, runs every check and suite, and ends
+# with one line `N passed, N failed`, summed over all of them. A suite whose
+# peer cannot be installed fails; nothing is skipped quietly.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+mkdir -p .cache/bin
+export GOBIN="$ROOT/.cache/bin"
+export PATH="$GOBIN:$ROOT/node_modules/.bin:$PATH"
+
+passed=0
+failed=0
+failures=()
+step() { printf '\n==> %s\n' "$*"; }
+ok() { passed=$((passed + 1)); }
+ko() { failed=$((failed + 1)); failures+=("$1"); }
+# check NAME CMD...: a check counts as one passed or one failed.
+check() {
+  local name=$1
+  shift
+  step "$name"
+  if "$@"; then ok; else ko "$name"; fi
+}
+
+step "install: npm packages"
+if ! npm ci --no-audit --no-fund; then
+  echo "npm ci failed: nothing can run"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+step "install: Go tools (grpcurl, grpc-health-probe) from the Go module proxy"
+GO_TOOLS=(
+  github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+  github.com/grpc-ecosystem/grpc-health-probe@v0.4.62
+)
+for t in "${GO_TOOLS[@]}"; do
+  bin=$(basename "${t%@*}")
+  if [ ! -x "$GOBIN/$bin" ]; then
+    go install "$t" || ko "install $t"
+  fi
+done
+
+check "gen/ is up to date with proto/ (buf generate)" bash -c 'bash scripts/generate.sh && git diff --exit-code --stat -- gen && test -z "$(git status --porcelain -- gen)"'
+check "buf lint" buf lint
+check "buf breaking against main" bash -c 'if git rev-parse -q --verify main >/dev/null; then buf breaking --against ".git#branch=main"; else echo "no main branch to compare with"; fi'
+check "typecheck (tsc --noEmit)" tsc --noEmit -p tsconfig.json
+check "lint (biome)" biome check .
+check "build" npm run --silent build
+
+step "TypeScript suites (vitest)"
+rm -f .cache/vitest-report.json
+vitest run
+if [ -f .cache/vitest-report.json ]; then
+  read -r vp vf < <(node scripts/vitest-counts.mjs .cache/vitest-report.json)
+  passed=$((passed + vp))
+  failed=$((failed + vf))
+  [ "$vf" -gt 0 ] && failures+=("vitest: $vf failed")
+else
+  ko "vitest produced no report"
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failures:"
+  printf '  - %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
