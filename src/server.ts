@@ -13,9 +13,11 @@ import { createHealthService, HealthState } from "./api/health-service.js";
 import { createMlService } from "./api/ml-service.js";
 import { createReflectionServices, loadDescriptorRegistry, ServerReflectionV1, ServerReflectionV1alpha } from "./api/reflection-service.js";
 import type { Backend } from "./backend/backend.js";
+import { BuiltinBackend } from "./backend/builtin-backend.js";
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
+import { PredictionPipeline } from "./pipeline/prediction-pipeline.js";
 import { createApiListener } from "./server/api-listener.js";
 
 export interface ServerDeps {
@@ -23,6 +25,10 @@ export interface ServerDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly backend: Backend;
+  /** Monotonic milliseconds (default performance.now); tests inject their own. */
+  readonly clock?: () => number;
+  /** Wall-clock milliseconds (default Date.now). */
+  readonly wallClock?: () => number;
 }
 
 /** Where the listeners ended up (port 0 picks a free port). */
@@ -58,6 +64,16 @@ function listen(server: import("node:net").Server, addr: string): Promise<Addres
 
 export function createServer(deps: ServerDeps): Sidecar {
   const { config, logger, metrics, backend } = deps;
+  const clock = deps.clock ?? (() => performance.now());
+  const pipeline = new PredictionPipeline({
+    backend,
+    fallback: new BuiltinBackend(),
+    config,
+    metrics,
+    logger,
+    clock,
+    wallClock: deps.wallClock ?? Date.now,
+  });
   const health = new HealthState();
   const shutdown = new AbortController();
   const registry = loadDescriptorRegistry();
@@ -75,7 +91,7 @@ export function createServer(deps: ServerDeps): Sidecar {
     shutdownSignal: shutdown.signal,
     jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
     routes(router) {
-      router.service(MLService, createMlService({ backend, config, logger, metrics }));
+      router.service(MLService, createMlService({ pipeline, config, logger, metrics, clock }));
       router.service(Health, createHealthService(health));
       router.service(ServerReflectionV1, reflection.v1);
       router.service(ServerReflectionV1alpha, reflection.v1alpha);
@@ -89,6 +105,8 @@ export function createServer(deps: ServerDeps): Sidecar {
       return {
         draining: shutdown.signal.aborted,
         backend: { kind: backend.kind, url: config.backend.url || undefined, ready: probe.ready, detail: probe.detail },
+        breakers: pipeline.breakerStates(),
+        cache: pipeline.cacheState(),
         enrichment: { configured: config.enrichment.prometheus.url !== "" },
       };
     },
@@ -109,6 +127,7 @@ export function createServer(deps: ServerDeps): Sidecar {
       api.h1.closeIdleConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
+      pipeline.shutdown();
       await backend.close();
     },
   };

@@ -22,6 +22,8 @@ export interface CallContext {
   readonly forwardHeaders: Readonly<Record<string, string>>;
   /** Milliseconds left before the deadline (never negative). */
   remainingMs(): number;
+  /** True once the caller itself is gone (its deadline passed or it cancelled). */
+  callerGone(): boolean;
   /** Releases the timer and listener; call once the RPC is answered. */
   dispose(): void;
 }
@@ -61,6 +63,7 @@ export function createCallContext(init: CallContextInit): CallContext {
       requestId: init.requestId,
       forwardHeaders,
       remainingMs: () => Math.max(0, deadline - init.clock()),
+      callerGone: () => init.signal.aborted,
       dispose: () => {},
     };
   }
@@ -78,6 +81,7 @@ export function createCallContext(init: CallContextInit): CallContext {
     requestId: init.requestId,
     forwardHeaders,
     remainingMs: () => Math.max(0, deadline - init.clock()),
+    callerGone: () => init.signal.aborted,
     dispose: () => {
       clearTimeout(timer);
       init.signal.removeEventListener("abort", onAbort);

@@ -7,6 +7,7 @@
 
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   type Enrichment,
@@ -17,21 +18,20 @@ import {
   Provenance,
   type ResponseMetadata,
   ResponseMetadataSchema,
-  Source,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
-import type { Backend, BackendAnswer } from "../backend/backend.js";
 import type { Config } from "../config/schema.js";
 import { invalidArgument } from "../errors/error-table.js";
 import { toRpcError } from "../errors/to-rpc-error.js";
 import type { FieldViolation } from "../errors/upstream-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { LadderAnswer, PredictionPipeline } from "../pipeline/prediction-pipeline.js";
 import { type CallContext, type Clock, createCallContext } from "./call-context.js";
 import { validateAnalyzePatterns, validateDetectAnomaly, validatePredict } from "./validate.js";
 
 /** Everything the service needs, injected. */
 export interface MlServiceDeps {
-  readonly backend: Backend;
+  readonly pipeline: PredictionPipeline;
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -51,6 +51,11 @@ export function effectiveMode(e: Enrichment | undefined, prometheusConfigured: b
   return mode;
 }
 
+/** The evaluation instant a request asks for, in wall-clock ms (undefined: now). */
+function evaluationMs(e: Enrichment | undefined): number | undefined {
+  return e?.evaluationTime === undefined ? undefined : timestampMs(e.evaluationTime);
+}
+
 function enrichmentNotConfigured(): ConnectError {
   return new ConnectError(
     "enrichment is not configured: set PROMETHEUS_URL (or enrichment.prometheus.url) to fetch features",
@@ -59,15 +64,12 @@ function enrichmentNotConfigured(): ConnectError {
 }
 
 /** Metadata for an answer, with the caller's metrics as the features used. */
-function metadataFor(answer: BackendAnswer<unknown>, backend: string, call: CallContext, given: readonly Metric[]): ResponseMetadata {
-  // The builtin baseline is rules, not a model: say so even when it is the
-  // configured backend, so that no caller mistakes it for a model's verdict.
-  const baseline = backend === "builtin";
+function metadataFor(answer: LadderAnswer<unknown>, call: CallContext, given: readonly Metric[]): ResponseMetadata {
   return create(ResponseMetadataSchema, {
-    source: baseline ? Source.FALLBACK : Source.ML_SERVICE,
-    degraded: baseline,
-    degradedReason: baseline ? "no model backend configured (backend.kind builtin): baseline rules answered" : "",
-    backend,
+    source: answer.source,
+    degraded: answer.degraded,
+    degradedReason: answer.degradedReason,
+    backend: answer.backend,
     model: answer.model,
     modelVersion: answer.modelVersion,
     requestId: call.requestId,
@@ -77,7 +79,8 @@ function metadataFor(answer: BackendAnswer<unknown>, backend: string, call: Call
 
 /** Creates the MLService implementation. */
 export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLService> {
-  const { backend, config, logger, metrics } = deps;
+  const { pipeline, config, logger, metrics } = deps;
+  let inflight = 0;
   const clock = deps.clock ?? (() => performance.now());
   const prometheusConfigured = config.enrichment.prometheus.url !== "";
 
@@ -95,9 +98,17 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       clock,
     });
     ctx.responseHeader.set("x-request-id", call.requestId);
-    metrics.inflight.inc();
     let code = "ok";
+    inflight++;
+    metrics.inflight.inc();
     try {
+      if (inflight > config.server.max_concurrent_requests) {
+        metrics.shed.inc({ method });
+        throw new ConnectError(
+          `server.max_concurrent_requests (${config.server.max_concurrent_requests}) calls are in flight; retry with backoff`,
+          Code.ResourceExhausted,
+        );
+      }
       return await body(call);
     } catch (e) {
       const err = toRpcError(e);
@@ -107,6 +118,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       throw err;
     } finally {
       call.dispose();
+      inflight--;
       metrics.inflight.dec();
       metrics.rpcDuration.observe({ method, code: code === "ok" ? "OK" : toUpperSnake(code) }, (clock() - started) / 1000);
     }
@@ -134,8 +146,8 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
           "DetectAnomaly",
           validateDetectAnomaly(req, { maxRequestBytes: config.server.max_request_bytes, enrichmentWillRun: enrich }),
         );
-        const answer = await backend.detectAnomaly(req, call);
-        answer.response.metadata = metadataFor(answer, backend.kind, call, req.metrics);
+        const answer = await pipeline.run("DetectAnomaly", req, call, evaluationMs(req.enrichment));
+        answer.response.metadata = metadataFor(answer, call, req.metrics);
         return answer.response;
       });
     },
@@ -144,8 +156,8 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       return handle("Predict", ctx, async (call) => {
         const enrich = enrichmentWillRun(req.enrichment);
         reject("Predict", validatePredict(req, { maxRequestBytes: config.server.max_request_bytes, enrichmentWillRun: enrich }));
-        const answer = await backend.predict(req, call);
-        answer.response.metadata = metadataFor(answer, backend.kind, call, req.issueContext?.metrics ?? []);
+        const answer = await pipeline.run("Predict", req, call, evaluationMs(req.enrichment));
+        answer.response.metadata = metadataFor(answer, call, req.issueContext?.metrics ?? []);
         return answer.response;
       });
     },
@@ -156,8 +168,8 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
           "AnalyzePatterns",
           validateAnalyzePatterns(req, { maxRequestBytes: config.server.max_request_bytes, enrichmentWillRun: false }),
         );
-        const answer = await backend.analyzePatterns(req, call);
-        answer.response.metadata = metadataFor(answer, backend.kind, call, req.historicalData?.metrics ?? []);
+        const answer = await pipeline.run("AnalyzePatterns", req, call);
+        answer.response.metadata = metadataFor(answer, call, req.historicalData?.metrics ?? []);
         return answer.response;
       });
     },

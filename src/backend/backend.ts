@@ -35,6 +35,8 @@ export interface Backend {
   detectAnomaly(req: DetectAnomalyRequest, call: CallContext): Promise<BackendAnswer<DetectAnomalyResponse>>;
   predict(req: PredictRequest, call: CallContext): Promise<BackendAnswer<PredictResponse>>;
   analyzePatterns(req: AnalyzePatternsRequest, call: CallContext): Promise<BackendAnswer<AnalyzePatternsResponse>>;
+  /** The model that serves an RPC, where the backend has one per RPC (KServe). */
+  modelFor?(rpc: "DetectAnomaly" | "Predict" | "AnalyzePatterns"): string;
   /** Asks the upstream whether it can answer (GET /health, model readiness). */
   probe(signal: AbortSignal): Promise<ProbeResult>;
   /** Releases connections. */

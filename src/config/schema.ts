@@ -169,6 +169,8 @@ export const SCHEMA = {
     max_request_bytes: int(1_048_576, 1024, 64 * 1_048_576),
     /** Longest deadline a caller may ask for. */
     max_timeout: dur("5m", 1),
+    /** Calls served at once; more are shed with RESOURCE_EXHAUSTED instead of queuing. */
+    max_concurrent_requests: int(256, 1, 100_000),
   },
   backend: {
     kind: oneOf(BACKEND_KINDS, ""),
@@ -187,16 +189,44 @@ export const SCHEMA = {
     max_response_bytes: int(4 * 1_048_576, 1024, 256 * 1_048_576),
   },
   breaker: {
+    /** Consecutive upstream faults that open the breaker. */
     failure_threshold: int(3, 1, 10_000),
+    /** How long the breaker stays open before one probe is let through. */
     reset_timeout: dur("30s", 1),
+    /** Also open when more than this percentage of calls in the window fail... */
+    error_threshold_percentage: int(50, 1, 100),
+    /** ...over this rolling window... */
+    rolling_window: dur("10s", 1000, 600_000),
+    /** ...once it holds at least this many calls. */
+    volume_threshold: int(10, 1, 1_000_000),
   },
   retry: {
-    /** Attempts per call, the first one included. */
+    /** Attempts per call, the first one included (1 disables retries). */
     max_attempts: int(3, 1, 10),
+    /** Backoff cap of the first retry; doubles each retry (full jitter). */
+    initial_backoff: dur("50ms", 1),
+    /** Largest backoff. */
+    max_backoff: dur("1s", 1),
+    /** Retries at most this fraction of calls over the last 10 s... */
+    budget_ratio: num(0.2, 0, 1),
+    /** ...but always allows this many retries per 10 s. */
+    budget_min_retries: int(3, 0, 1_000_000),
+    /** A retry is not started unless at least this much of the deadline is left after its backoff. */
+    min_attempt_time: dur("20ms", 0),
   },
   cache: {
+    /** How long a cached answer is fresh (0 disables the cache). */
     ttl: dur("30s"),
+    /** After ttl, an entry is kept this long to answer while the backend fails. */
+    stale_ttl: dur("5m"),
+    /** Entry bound (0 disables the cache). */
     max_entries: int(10_000, 0, 10_000_000),
+    /** Byte bound of the cached answers and keys. */
+    max_bytes: int(16 * 1_048_576, 1024, 1024 * 1_048_576),
+    /** Metric values are rounded to multiples of this in cache keys. */
+    quantum: num(0.001, 0, 1_000_000),
+    /** Evaluation times fall into buckets of this width in cache keys. */
+    time_bucket: dur("1m", 1),
   },
   enrichment: {
     prometheus: {

@@ -39,6 +39,7 @@ export const STATUS_CODES: ReadonlyMap<number, Code> = new Map([
 export function codeFor(e: UpstreamError): Code {
   switch (e.kind) {
     case "connect":
+    case "breaker_open":
       return Code.Unavailable;
     case "timeout":
       return Code.DeadlineExceeded;

@@ -19,7 +19,9 @@ export type FailureKind =
   /** The upstream's body was larger than pool.max_response_bytes. */
   | "too_large"
   /** The request was refused before sending: it cannot suit the model. */
-  | "precondition";
+  | "precondition"
+  /** The circuit breaker is open: the upstream was not called. */
+  | "breaker_open";
 
 /** A field a validator found wrong, as google.rpc.BadRequest carries it. */
 export interface FieldViolation {

@@ -42,6 +42,63 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       help: "RPCs being served now.",
       registers: [registry],
     }),
+    shed: new Counter({
+      name: `${PREFIX}shed_requests_total`,
+      help: "RPCs refused with RESOURCE_EXHAUSTED because server.max_concurrent_requests were in flight.",
+      labelNames: ["method"] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: `${PREFIX}upstream_retries_total`,
+      help: "Retries of upstream calls, by backend, RPC and the failure retried.",
+      labelNames: ["backend", "rpc", "reason"] as const,
+      registers: [registry],
+    }),
+    breakerState: new Gauge({
+      name: `${PREFIX}breaker_state`,
+      help: "Circuit breaker state per upstream endpoint: 0 closed, 1 half-open, 2 open.",
+      labelNames: ["upstream"] as const,
+      registers: [registry],
+    }),
+    breakerTransitions: new Counter({
+      name: `${PREFIX}breaker_transitions_total`,
+      help: "Circuit breaker transitions per upstream endpoint, by the state entered.",
+      labelNames: ["upstream", "to"] as const,
+      registers: [registry],
+    }),
+    cacheLookups: new Counter({
+      name: `${PREFIX}cache_lookups_total`,
+      help: "Prediction cache lookups by RPC and result: hit (fresh), miss, or stale (answered while the backend failed).",
+      labelNames: ["rpc", "result"] as const,
+      registers: [registry],
+    }),
+    cacheEvictions: new Counter({
+      name: `${PREFIX}cache_evictions_total`,
+      help: "Prediction cache entries pushed out by cache.max_entries or cache.max_bytes.",
+      registers: [registry],
+    }),
+    cacheEntries: new Gauge({
+      name: `${PREFIX}cache_entries`,
+      help: "Prediction cache entries held now.",
+      registers: [registry],
+    }),
+    cacheBytes: new Gauge({
+      name: `${PREFIX}cache_bytes`,
+      help: "Bytes the prediction cache holds now, as counted against cache.max_bytes.",
+      registers: [registry],
+    }),
+    coalesced: new Counter({
+      name: `${PREFIX}coalesced_requests_total`,
+      help: "RPCs that joined an identical upstream call already in flight instead of making their own.",
+      labelNames: ["rpc"] as const,
+      registers: [registry],
+    }),
+    degradedAnswers: new Counter({
+      name: `${PREFIX}degraded_answers_total`,
+      help: "Answers given by a lower rung of the degradation ladder, by RPC and source (STALE_CACHE, FALLBACK).",
+      labelNames: ["rpc", "source"] as const,
+      registers: [registry],
+    }),
   };
 }
 

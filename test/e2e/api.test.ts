@@ -20,6 +20,13 @@ const SEED_PREDICT = fixture("adr-009/adr009_prediction_predict_response.json");
 const SEED_PATTERNS = fixture("adr-009/adr009_pattern_analyze_response.json");
 
 const upstream = new FakeUpstream();
+const BARE = {
+  "retry.max_attempts": 1,
+  "cache.max_entries": 0,
+  "fallback.enabled": false,
+  "breaker.failure_threshold": 10000,
+  "breaker.volume_threshold": 1000000,
+};
 let sc: RunningSidecar;
 let g: GrpcJsClient;
 
@@ -35,7 +42,9 @@ const seedAsGrpcJs = () => ({
 
 beforeAll(async () => {
   await upstream.start();
-  sc = await startSidecar({ "backend.url": upstream.url, "backend.timeout": "5s", "retry.max_attempts": 1 });
+  // The translation layer alone: no cache, no retries, no fallback (the
+  // resilience suite covers those), so each call reaches the upstream once.
+  sc = await startSidecar({ ...BARE, "backend.url": upstream.url, "backend.timeout": "5s" });
   g = grpcJsClient(sc.apiPort);
 });
 afterAll(async () => {
@@ -214,7 +223,7 @@ describe("error table, each row against the real upstream", () => {
   });
 
   test("connection refused -> UNAVAILABLE", async () => {
-    const dead = await startSidecar({ "backend.url": "http://127.0.0.1:1", "retry.max_attempts": 1, "fallback.enabled": false });
+    const dead = await startSidecar({ ...BARE, "backend.url": "http://127.0.0.1:1" });
     try {
       const c = createClient(MLService, createGrpcWebTransport({ baseUrl: dead.apiUrl, httpVersion: "1.1" }));
       await expect(c.detectAnomaly(req)).rejects.toMatchObject({ code: Code.Unavailable });
@@ -264,7 +273,7 @@ describe("deadlines and cancellation", () => {
 
 describe("metrics", () => {
   test("RPCs are counted by method and code, upstream calls by endpoint and outcome", async () => {
-    const fresh = await startSidecar({ "backend.url": upstream.url, "retry.max_attempts": 1, "fallback.enabled": false });
+    const fresh = await startSidecar({ ...BARE, "backend.url": upstream.url });
     try {
       const c = createClient(MLService, createGrpcWebTransport({ baseUrl: fresh.apiUrl, httpVersion: "1.1" }));
       const req = { metrics: [{ name: "cpu_usage", value: 0.5 }] };

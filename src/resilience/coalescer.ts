@@ -1,0 +1,107 @@
+/**
+ * Request coalescing: identical requests in flight share one upstream call,
+ * yet each waiter keeps its own deadline and cancellation. A waiter that
+ * gives up leaves alone; the shared call is aborted only when every waiter
+ * has gone. (lru-cache's fetch coalescing lets the first caller's signal
+ * govern every waiter, which is wrong when each has its own deadline.)
+ */
+import type { CallContext } from "../api/call-context.js";
+import { isDeadlineReason } from "../api/call-context.js";
+import { UpstreamError } from "../errors/upstream-error.js";
+
+class Flight<T> {
+  readonly controller = new AbortController();
+  readonly waiters = new Set<CallContext>();
+  promise!: Promise<T>;
+
+  /** The context the shared call runs under: alive while any waiter is. */
+  sharedContext(first: CallContext): CallContext {
+    const waiters = this.waiters;
+    return {
+      signal: this.controller.signal,
+      get deadline() {
+        let d = first.deadline;
+        for (const w of waiters) d = Math.max(d, w.deadline);
+        return d;
+      },
+      requestId: first.requestId,
+      forwardHeaders: first.forwardHeaders,
+      remainingMs: () => {
+        let best = 0;
+        for (const w of waiters) best = Math.max(best, w.remainingMs());
+        return best;
+      },
+      callerGone: () => waiters.size === 0,
+      dispose: () => {},
+    };
+  }
+}
+
+function abortError(reason: unknown): UpstreamError {
+  const deadline = isDeadlineReason(reason);
+  return new UpstreamError(deadline ? "deadline passed while waiting for a shared upstream call" : "caller cancelled", {
+    kind: deadline ? "timeout" : "cancelled",
+    upstream: "coalescer",
+    endpoint: "",
+    cause: reason,
+  });
+}
+
+export class Coalescer<T> {
+  private readonly flights = new Map<string, Flight<T>>();
+
+  constructor(private readonly onJoin?: () => void) {}
+
+  /** Calls in flight now. */
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
+  /**
+   * Runs `work` once per key at a time; callers with the same key while it
+   * runs wait for the same result, each bounded by its own signal.
+   */
+  run(key: string, call: CallContext, work: (shared: CallContext) => Promise<T>): Promise<T> {
+    let flight = this.flights.get(key);
+    if (flight === undefined) {
+      const f = new Flight<T>();
+      flight = f;
+      this.flights.set(key, f);
+      f.waiters.add(call);
+      f.promise = work(f.sharedContext(call)).finally(() => {
+        if (this.flights.get(key) === f) this.flights.delete(key);
+      });
+      f.waiters.delete(call);
+    } else {
+      this.onJoin?.();
+    }
+    return this.join(flight, call);
+  }
+
+  private join(flight: Flight<T>, call: CallContext): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (call.signal.aborted) return reject(abortError(call.signal.reason));
+      flight.waiters.add(call);
+      const leave = (): void => {
+        flight.waiters.delete(call);
+        call.signal.removeEventListener("abort", onAbort);
+      };
+      const onAbort = (): void => {
+        leave();
+        reject(abortError(call.signal.reason));
+        if (flight.waiters.size === 0) flight.controller.abort(call.signal.reason);
+      };
+      call.signal.addEventListener("abort", onAbort, { once: true });
+      flight.promise.then(
+        (v) => {
+          leave();
+          resolve(v);
+        },
+        (e: unknown) => {
+          leave();
+          reject(e);
+        },
+      );
+    });
+  }
+}
