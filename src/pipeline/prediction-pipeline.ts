@@ -99,7 +99,7 @@ const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, half_open: 1, o
 
 export class PredictionPipeline {
   private readonly cache: PredictionCache<Message>;
-  private readonly coalescer: Coalescer<BackendAnswer<Message>>;
+  private readonly coalescers = new Map<Rpc, Coalescer<BackendAnswer<Message>>>();
   private readonly breakers = new Map<Rpc, CircuitBreaker>();
   private readonly retry: RetryPolicy;
   private readonly baselineOnly: boolean;
@@ -115,7 +115,6 @@ export class PredictionPipeline {
       clock,
       onEvict: () => metrics.cacheEvictions.inc(),
     });
-    this.coalescer = new Coalescer();
     const budget = new RetryBudget({ ratio: config.retry.budget_ratio, minRetries: config.retry.budget_min_retries, clock });
     this.retry = new RetryPolicy({
       maxAttempts: config.retry.max_attempts,
@@ -127,6 +126,7 @@ export class PredictionPipeline {
     for (const rpc of ["DetectAnomaly", "Predict", "AnalyzePatterns"] as const) {
       const name = `${deps.backend.kind} ${rpc}`;
       metrics.breakerState.set({ upstream: name }, 0);
+      this.coalescers.set(rpc, new Coalescer(() => metrics.coalesced.inc({ rpc })));
       this.breakers.set(
         rpc,
         new CircuitBreaker({
@@ -194,10 +194,12 @@ export class PredictionPipeline {
     if (this.cache.enabled) metrics.cacheLookups.inc({ rpc, result: "miss" });
     try {
       const breaker = this.breakers.get(rpc) as CircuitBreaker;
-      const fresh = await this.coalescer.run(key, call, (shared) =>
+      const coalescer = this.coalescers.get(rpc) as Coalescer<BackendAnswer<Message>>;
+      const fresh = await coalescer.run(key, call, (shared) =>
         this.retry.run(
           () => breaker.fire(() => invoke(backend, rpc, req, shared) as Promise<BackendAnswer<Message>>, rpc, backend.kind),
           shared,
+          (reason) => metrics.retries.inc({ backend: backend.kind, rpc, reason }),
         ),
       );
       if (this.cache.enabled) {

@@ -41,6 +41,8 @@ export class PredictionCache<T extends object> {
           sizeCalculation: (v, k) => v.bytes + k.length,
           ttl: options.ttlMs + options.staleTtlMs,
           perf: { now: options.clock },
+          // Read the clock on every check (the default caches it for 1 ms).
+          ttlResolution: 0,
           dispose: (_v, _k, reason) => {
             if (reason === "evict") options.onEvict?.();
           },

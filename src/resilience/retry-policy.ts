@@ -19,8 +19,6 @@ export interface RetryPolicyOptions {
   readonly random?: () => number;
   /** Abortable sleep; injectable for tests. */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Told of each retry, with the failure that caused it. */
-  readonly onRetry?: (reason: string) => void;
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -61,8 +59,11 @@ export class RetryPolicy {
     return Math.max(retryAfterMs ?? 0, this.random() * cap);
   }
 
-  /** Runs `attempt` until it succeeds or a bound says stop; rethrows the last failure. */
-  async run<T>(attempt: () => Promise<T>, call: CallContext): Promise<T> {
+  /**
+   * Runs `attempt` until it succeeds or a bound says stop; rethrows the last
+   * failure. `onRetry` is told of each retry and the failure that caused it.
+   */
+  async run<T>(attempt: () => Promise<T>, call: CallContext, onRetry?: (reason: string) => void): Promise<T> {
     this.options.budget.recordCall();
     for (let n = 1; ; n++) {
       try {
@@ -72,7 +73,7 @@ export class RetryPolicy {
         const wait = this.backoffMs(n, e.retryAfterMs);
         if (call.remainingMs() < wait + this.options.minAttemptMs) throw e;
         if (!this.options.budget.tryRetry()) throw e;
-        this.options.onRetry?.(e.kind === "status" ? `http_${e.status}` : e.kind);
+        onRetry?.(e.kind === "status" ? `http_${e.status}` : e.kind);
         try {
           await this.sleep(wait, call.signal);
         } catch {

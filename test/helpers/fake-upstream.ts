@@ -88,9 +88,10 @@ export class FakeUpstream {
     });
   }
 
-  /** Sets the reply for `METHOD /path` (`*` for any method). */
+  /** Sets the reply for `METHOD /path` (`*` for any method); a function route counts from 1 again. */
   on(methodAndPath: string, route: Route): this {
     this.routes.set(methodAndPath, route);
+    this.counts.delete(methodAndPath);
     return this;
   }
 

@@ -29,12 +29,24 @@ export function testConfig(sets: Record<string, string | number | boolean>, env:
   return config;
 }
 
-export async function startSidecar(sets: Record<string, string | number | boolean> = {}): Promise<RunningSidecar> {
+/** A monotonic clock the test can move forward: real time plus a skew. */
+export class TestClock {
+  skewMs = 0;
+  readonly now = (): number => performance.now() + this.skewMs;
+  advance(ms: number): void {
+    this.skewMs += ms;
+  }
+}
+
+export async function startSidecar(
+  sets: Record<string, string | number | boolean> = {},
+  options: { clock?: TestClock } = {},
+): Promise<RunningSidecar> {
   const config = testConfig(sets);
   const metrics = createMetrics({ processMetrics: false });
   const logger = pino({ level: "silent" });
   const backend = createBackend(config, { metrics });
-  const sidecar = createServer({ config, logger, metrics, backend });
+  const sidecar = createServer({ config, logger, metrics, backend, ...(options.clock ? { clock: options.clock.now } : {}) });
   const addrs = await sidecar.start();
   return {
     sidecar,

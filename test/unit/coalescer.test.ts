@@ -1,0 +1,89 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, test } from "vitest";
+import type { CallContext } from "../../src/api/call-context.js";
+import { UpstreamError } from "../../src/errors/upstream-error.js";
+import { Coalescer } from "../../src/resilience/coalescer.js";
+
+function call(remaining = 10_000): CallContext & { abort: (deadline?: boolean) => void } {
+  const ac = new AbortController();
+  return {
+    signal: ac.signal,
+    deadline: remaining,
+    requestId: `r${remaining}`,
+    forwardHeaders: {},
+    remainingMs: () => remaining,
+    callerGone: () => ac.signal.aborted,
+    dispose: () => {},
+    abort: (deadline = true) => ac.abort(deadline ? new ConnectError("deadline", Code.DeadlineExceeded) : undefined),
+  };
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe("coalescer", () => {
+  test("50 identical concurrent calls share one piece of work", async () => {
+    let joined = 0;
+    const c = new Coalescer<string>(() => joined++);
+    const d = deferred<string>();
+    let runs = 0;
+    const work = () => {
+      runs++;
+      return d.promise;
+    };
+    const all = Array.from({ length: 50 }, () => c.run("k", call(), work));
+    d.resolve("answer");
+    expect(await Promise.all(all)).toEqual(Array(50).fill("answer"));
+    expect(runs).toBe(1);
+    expect(joined).toBe(49);
+    expect(c.inFlight).toBe(0);
+  });
+
+  test("a waiter that gives up fails alone; the shared call goes on for the others", async () => {
+    const c = new Coalescer<string>();
+    const d = deferred<string>();
+    let shared!: CallContext;
+    const impatient = call(100);
+    const patient = call(5000);
+    const p1 = c.run("k", impatient, (s) => {
+      shared = s;
+      return d.promise;
+    });
+    const p2 = c.run("k", patient, () => Promise.reject(new Error("not called")));
+    impatient.abort();
+    await expect(p1).rejects.toMatchObject({ kind: "timeout" });
+    expect(shared.signal.aborted).toBe(false);
+    expect(shared.remainingMs()).toBe(5000); // the shared call lives on the patient waiter's deadline
+    d.resolve("late answer");
+    await expect(p2).resolves.toBe("late answer");
+  });
+
+  test("the shared call is aborted only when every waiter has gone", async () => {
+    const c = new Coalescer<string>();
+    let shared!: CallContext;
+    const a = call();
+    const b = call();
+    const pa = c.run("k", a, (s) => {
+      shared = s;
+      return new Promise(() => {});
+    });
+    const pb = c.run("k", b, () => new Promise(() => {}));
+    a.abort(false);
+    await expect(pa).rejects.toBeInstanceOf(UpstreamError);
+    expect(shared.signal.aborted).toBe(false);
+    b.abort(false);
+    await expect(pb).rejects.toMatchObject({ kind: "cancelled" });
+    expect(shared.signal.aborted).toBe(true);
+    expect(shared.callerGone()).toBe(true);
+  });
+
+  test("different keys do not share", async () => {
+    const c = new Coalescer<string>();
+    let runs = 0;
+    await Promise.all([c.run("a", call(), async () => `${++runs}`), c.run("b", call(), async () => `${++runs}`)]);
+    expect(runs).toBe(2);
+  });
+});

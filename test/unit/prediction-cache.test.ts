@@ -1,0 +1,103 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, test } from "vitest";
+import { DetectAnomalyRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { cacheKey, canonicalRequest } from "../../src/resilience/cache-key.js";
+import { PredictionCache } from "../../src/resilience/prediction-cache.js";
+
+const entry = (n: number, bytes = 10) => ({ response: { n }, model: "m", modelVersion: "1", bytes });
+
+describe("prediction cache", () => {
+  test("fresh for ttl, then stale for stale_ttl, then gone (injected clock, no sleeping)", () => {
+    let now = 1000;
+    const c = new PredictionCache<{ n: number }>({
+      ttlMs: 30_000,
+      staleTtlMs: 300_000,
+      maxEntries: 10,
+      maxBytes: 10_000,
+      clock: () => now,
+    });
+    c.store("k", entry(1));
+    expect(c.lookup("k")?.fresh).toBe(true);
+    now += 29_999;
+    expect(c.lookup("k")?.fresh).toBe(true);
+    now += 1;
+    expect(c.lookup("k")?.fresh).toBe(false);
+    expect(c.lookup("k")?.answer.response).toEqual({ n: 1 });
+    now += 299_999;
+    expect(c.lookup("k")?.fresh).toBe(false);
+    now += 2;
+    expect(c.lookup("k")).toBeUndefined();
+  });
+
+  test("max_entries evicts the least recently used", () => {
+    let evicted = 0;
+    const c = new PredictionCache<{ n: number }>({
+      ttlMs: 1000,
+      staleTtlMs: 0,
+      maxEntries: 2,
+      maxBytes: 10_000,
+      clock: () => 0,
+      onEvict: () => evicted++,
+    });
+    c.store("a", entry(1));
+    c.store("b", entry(2));
+    c.lookup("a");
+    c.store("c", entry(3));
+    expect(c.lookup("b")).toBeUndefined();
+    expect(c.lookup("a")).toBeDefined();
+    expect(evicted).toBe(1);
+  });
+
+  test("max_bytes bounds the total size", () => {
+    const c = new PredictionCache<{ n: number }>({ ttlMs: 1000, staleTtlMs: 0, maxEntries: 100, maxBytes: 100, clock: () => 0 });
+    for (let i = 0; i < 10; i++) c.store(`k${i}`, entry(i, 30));
+    expect(c.bytes).toBeLessThanOrEqual(100);
+    expect(c.size).toBe(3);
+    c.store("huge", entry(99, 500));
+    expect(c.lookup("huge")).toBeUndefined();
+  });
+
+  test("max_entries 0 disables it", () => {
+    const c = new PredictionCache<{ n: number }>({ ttlMs: 1000, staleTtlMs: 0, maxEntries: 0, maxBytes: 100, clock: () => 0 });
+    c.store("a", entry(1));
+    expect(c.enabled).toBe(false);
+    expect(c.lookup("a")).toBeUndefined();
+  });
+});
+
+describe("cache keys", () => {
+  const req = (metrics: { name: string; value: number }[], ns = "prod") =>
+    create(DetectAnomalyRequestSchema, { metrics, context: { namespace: ns, resource: "api" } });
+  const key = (r: ReturnType<typeof req>, bucket = 0, model = "") =>
+    cacheKey({ backend: "rest", model, rpc: "DetectAnomaly", timeBucket: bucket, canonical: canonicalRequest("DetectAnomaly", r, 0.001) });
+
+  test("independent of metric order", () => {
+    expect(
+      key(
+        req([
+          { name: "a", value: 1 },
+          { name: "b", value: 2 },
+        ]),
+      ),
+    ).toBe(
+      key(
+        req([
+          { name: "b", value: 2 },
+          { name: "a", value: 1 },
+        ]),
+      ),
+    );
+  });
+
+  test("values within a quantum share a key; values a quantum apart do not", () => {
+    expect(key(req([{ name: "cpu", value: 0.8551 }]))).toBe(key(req([{ name: "cpu", value: 0.8549 }])));
+    expect(key(req([{ name: "cpu", value: 0.855 }]))).not.toBe(key(req([{ name: "cpu", value: 0.857 }])));
+  });
+
+  test("the workload, the time bucket and the model are part of the key", () => {
+    const r = req([{ name: "cpu", value: 0.5 }]);
+    expect(key(r)).not.toBe(key(req([{ name: "cpu", value: 0.5 }], "staging")));
+    expect(key(r, 0)).not.toBe(key(r, 1));
+    expect(key(r, 0, "anomaly-detector")).not.toBe(key(r, 0, "other"));
+  });
+});
