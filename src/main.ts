@@ -61,6 +61,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
+    // A last guard: whatever happens, the process is gone by the end of the grace.
+    setTimeout(() => process.exit(0), config.server.shutdown_grace + 1000).unref();
     sidecar.stop().then(
       () => process.exit(0),
       (e: Error) => {

@@ -19,6 +19,7 @@ import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { PredictionPipeline } from "./pipeline/prediction-pipeline.js";
 import { createApiListener } from "./server/api-listener.js";
+import { Drain } from "./server/drain.js";
 
 export interface ServerDeps {
   readonly config: Config;
@@ -75,6 +76,8 @@ export function createServer(deps: ServerDeps): Sidecar {
     wallClock: deps.wallClock ?? Date.now,
   });
   const health = new HealthState();
+  const drain = new Drain(config.server.max_concurrent_requests);
+  let draining = false;
   const shutdown = new AbortController();
   const registry = loadDescriptorRegistry();
   const reflection = createReflectionServices(registry, [
@@ -91,7 +94,7 @@ export function createServer(deps: ServerDeps): Sidecar {
     shutdownSignal: shutdown.signal,
     jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
     routes(router) {
-      router.service(MLService, createMlService({ pipeline, config, logger, metrics, clock }));
+      router.service(MLService, createMlService({ pipeline, drain, config, logger, metrics, clock }));
       router.service(Health, createHealthService(health));
       router.service(ServerReflectionV1, reflection.v1);
       router.service(ServerReflectionV1alpha, reflection.v1alpha);
@@ -103,7 +106,7 @@ export function createServer(deps: ServerDeps): Sidecar {
     readiness: async () => {
       const probe = await backend.probe(AbortSignal.timeout(2000));
       return {
-        draining: shutdown.signal.aborted,
+        draining,
         backend: { kind: backend.kind, url: config.backend.url || undefined, ready: probe.ready, detail: probe.detail },
         breakers: pipeline.breakerStates(),
         cache: pipeline.cacheState(),
@@ -119,16 +122,40 @@ export function createServer(deps: ServerDeps): Sidecar {
       const adminAddr = await listen(admin, config.server.admin_addr);
       return { api: apiAddr, admin: adminAddr };
     },
+    /**
+     * Graceful shutdown, all within server.shutdown_grace: health turns
+     * NOT_SERVING at once; new calls are still served for
+     * server.drain_delay, then refused with UNAVAILABLE; calls in flight
+     * finish; HTTP/2 sessions get GOAWAY; whatever is left at the end of
+     * the grace is cancelled.
+     */
     async stop() {
+      const started = performance.now();
+      const left = () => Math.max(0, config.server.shutdown_grace - (performance.now() - started));
       health.setAll(Status.NOT_SERVING);
-      shutdown.abort(new ConnectError("sidecar is shutting down", Code.Unavailable));
+      draining = true;
+      logger.info({ drainDelayMs: config.server.drain_delay, graceMs: config.server.shutdown_grace }, "draining");
+      await new Promise((r) => setTimeout(r, Math.min(config.server.drain_delay, left())));
+      drain.refuse();
       api.server.close();
       for (const s of api.sessions) s.close();
       api.h1.closeIdleConnections();
+      const idle = await drain.idle(left());
+      if (!idle) logger.warn({ inflight: drain.active }, "shutdown grace over: cancelling calls still in flight");
+      // Ends long-lived streams (Health/Watch) and anything past the grace.
+      shutdown.abort(new ConnectError("sidecar is shutting down", Code.Unavailable));
+      // Responses of calls that just finished may still be flushing: let the
+      // GOAWAY'd sessions end by themselves, within what is left of the grace.
+      const closed = [...api.sessions].map((s) => new Promise((r) => s.once("close", r)));
+      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, Math.max(left(), 50)))]);
+      for (const s of api.sessions) s.destroy();
+      api.h1.closeIdleConnections();
+      api.h1.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
       pipeline.shutdown();
       await backend.close();
+      logger.info({ ms: Math.round(performance.now() - started) }, "stopped");
     },
   };
 }

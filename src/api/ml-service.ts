@@ -26,12 +26,15 @@ import type { FieldViolation } from "../errors/upstream-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { LadderAnswer, PredictionPipeline } from "../pipeline/prediction-pipeline.js";
+import type { Drain } from "../server/drain.js";
 import { type CallContext, type Clock, createCallContext } from "./call-context.js";
 import { validateAnalyzePatterns, validateDetectAnomaly, validatePredict } from "./validate.js";
 
 /** Everything the service needs, injected. */
 export interface MlServiceDeps {
   readonly pipeline: PredictionPipeline;
+  /** Admits calls: load shedding and shutdown refusal. */
+  readonly drain: Drain;
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -79,8 +82,7 @@ function metadataFor(answer: LadderAnswer<unknown>, call: CallContext, given: re
 
 /** Creates the MLService implementation. */
 export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLService> {
-  const { pipeline, config, logger, metrics } = deps;
-  let inflight = 0;
+  const { pipeline, drain, config, logger, metrics } = deps;
   const clock = deps.clock ?? (() => performance.now());
   const prometheusConfigured = config.enrichment.prometheus.url !== "";
 
@@ -99,17 +101,19 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     });
     ctx.responseHeader.set("x-request-id", call.requestId);
     let code = "ok";
-    inflight++;
-    metrics.inflight.inc();
+    let admitted = false;
     try {
-      if (inflight > config.server.max_concurrent_requests) {
-        metrics.shed.inc({ method });
-        throw new ConnectError(
-          `server.max_concurrent_requests (${config.server.max_concurrent_requests}) calls are in flight; retry with backoff`,
-          Code.ResourceExhausted,
-        );
+      try {
+        drain.enter();
+        admitted = true;
+        metrics.inflight.inc();
+      } catch (e) {
+        if (ConnectError.from(e).code === Code.ResourceExhausted) metrics.shed.inc({ method });
+        throw e;
       }
-      return await body(call);
+      const result = await body(call);
+      logger.debug({ requestId: call.requestId, method, code: "OK", ms: Math.round(clock() - started) }, "rpc served");
+      return result;
     } catch (e) {
       const err = toRpcError(e);
       code = Code[err.code] ?? String(err.code);
@@ -118,8 +122,10 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       throw err;
     } finally {
       call.dispose();
-      inflight--;
-      metrics.inflight.dec();
+      if (admitted) {
+        drain.leave();
+        metrics.inflight.dec();
+      }
       metrics.rpcDuration.observe({ method, code: code === "ok" ? "OK" : toUpperSnake(code) }, (clock() - started) / 1000);
     }
   }

@@ -171,6 +171,10 @@ export const SCHEMA = {
     max_timeout: dur("5m", 1),
     /** Calls served at once; more are shed with RESOURCE_EXHAUSTED instead of queuing. */
     max_concurrent_requests: int(256, 1, 100_000),
+    /** After SIGTERM, new calls are still served this long (health already NOT_SERVING), then refused. */
+    drain_delay: dur("2s", 0, 600_000),
+    /** After SIGTERM the process exits (0) within this, calls in flight given until then to finish. */
+    shutdown_grace: dur("25s", 100, 3_600_000),
   },
   backend: {
     kind: oneOf(BACKEND_KINDS, ""),

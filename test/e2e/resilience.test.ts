@@ -114,7 +114,7 @@ describe("retries", () => {
 
   test("no retry starts past the deadline", async () => {
     const arrivals: number[] = [];
-    const started = Date.now();
+    let started = 0;
     upstream.on(`POST ${DETECT}`, () => {
       arrivals.push(Date.now() - started);
       return { status: 503, delayMs: 120, body: { error: "slow and down" } };
@@ -125,6 +125,7 @@ describe("retries", () => {
       "fallback.enabled": false,
       "breaker.failure_threshold": 100,
     });
+    started = Date.now();
     await failure(client.detectAnomaly(req(), { timeoutMs: 300 }));
     await new Promise((r) => setTimeout(r, 300));
     expect(arrivals.length).toBeGreaterThanOrEqual(2);

@@ -1,0 +1,179 @@
+/**
+ * What an operator sees: grpcurl over server reflection, grpc-health-probe
+ * and a Health/Watch stream, and a graceful SIGTERM, against the real
+ * process built from this repository.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { FakeUpstream } from "../helpers/fake-upstream.js";
+import { fixture } from "../helpers/fixtures.js";
+import { grpcJsClient, PROTO_DIR } from "../helpers/grpc-js-client.js";
+import { type SidecarProcess, spawnSidecar } from "../helpers/process.js";
+import { tool } from "../helpers/tools.js";
+
+const run = promisify(execFile);
+
+/** `grpcurl -plaintext [-d body] ADDRESS VERB-OR-METHOD [SYMBOL]`. */
+async function grpcurl(address: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const flags = args[0] === "-d" ? args.slice(0, 2) : [];
+  const rest = args.slice(flags.length);
+  try {
+    const r = await run(tool("grpcurl"), ["-plaintext", ...flags, address, ...rest], { timeout: 15_000 });
+    return { ...r, code: 0 };
+  } catch (e) {
+    const x = e as { stdout: string; stderr: string; code: number };
+    return { stdout: x.stdout, stderr: x.stderr, code: x.code };
+  }
+}
+
+describe("grpcurl against a running sidecar (builtin backend)", () => {
+  let sc: SidecarProcess;
+  beforeAll(async () => {
+    sc = await spawnSidecar();
+  });
+  afterAll(async () => {
+    sc.child.kill("SIGTERM");
+    await sc.exited;
+  });
+
+  test("list shows every service", async () => {
+    const r = await grpcurl(sc.address, "list");
+    expect(r.stdout.trim().split("\n").sort()).toEqual([
+      "aiops.ml.v1.MLService",
+      "grpc.health.v1.Health",
+      "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection",
+    ]);
+  });
+
+  test("describe shows the proto's comments", async () => {
+    const svc = await grpcurl(sc.address, "describe", "aiops.ml.v1.MLService");
+    expect(svc.stdout).toContain("// MLService is what the coordination engine calls instead of the ML models.");
+    expect(svc.stdout).toContain("rpc GetFeatures ( .aiops.ml.v1.GetFeaturesRequest ) returns ( .aiops.ml.v1.GetFeaturesResponse )");
+    const msg = await grpcurl(sc.address, "describe", "aiops.ml.v1.ResponseMetadata");
+    expect(msg.stdout).toContain("// Which rung of the degradation ladder answered.");
+    expect(msg.stdout).toContain(".aiops.ml.v1.Source source = 1;");
+  });
+
+  test("the interface spec's own example call works as written", async () => {
+    const body = JSON.stringify({
+      metrics: [{ name: "cpu_usage", value: 0.855, timestamp: "2026-01-25T10:00:00Z" }],
+      context: { namespace: "production", resource: "payment-service" },
+    });
+    const r = await grpcurl(sc.address, "-d", body, "aiops.ml.v1.MLService/DetectAnomaly");
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout) as { metadata: { source: string; backend: string; features: unknown[] } };
+    expect(res.metadata.source).toBe("FALLBACK");
+    expect(res.metadata.backend).toBe("builtin");
+    expect(res.metadata.features).toHaveLength(1);
+  });
+
+  test("Predict and AnalyzePatterns by name", async () => {
+    const p = await grpcurl(
+      sc.address,
+      "-d",
+      '{"issue_context":{"current_state":"degraded","metrics":[{"name":"memory_usage","value":0.9},{"name":"memory_trend_1h","value":0.05}]}}',
+      "aiops.ml.v1.MLService/Predict",
+    );
+    expect(JSON.parse(p.stdout).predictedIssues[0]).toMatchObject({ issue: "pod_oom", timeToOccurrence: "7200s" });
+    const a = await grpcurl(
+      sc.address,
+      "-d",
+      '{"historical_data":{"time_range":"24h","events":[{"type":"high_cpu","timestamp":"2026-01-25T09:00:00Z"}]}}',
+      "aiops.ml.v1.MLService/AnalyzePatterns",
+    );
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout).metadata.source).toBe("FALLBACK");
+  });
+
+  test("GetFeatures without Prometheus: FailedPrecondition naming PROMETHEUS_URL", async () => {
+    const r = await grpcurl(sc.address, "-d", '{"context":{"namespace":"a","resource":"b"}}', "aiops.ml.v1.MLService/GetFeatures");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("Code: FailedPrecondition");
+    expect(r.stderr).toContain("PROMETHEUS_URL");
+  });
+
+  test("an invalid argument shows the field violation", async () => {
+    const r = await grpcurl(sc.address, "-d", '{"metrics":[{"name":"","value":1}]}', "aiops.ml.v1.MLService/DetectAnomaly");
+    expect(r.stderr).toContain("Code: InvalidArgument");
+    expect(r.stderr).toContain('"field": "metrics[0].name"');
+  });
+
+  test("grpc-health-probe sees SERVING for the server and the service", async () => {
+    const probe = tool("grpc-health-probe");
+    // It exits 0 only for SERVING, and says so on stderr.
+    for (const extra of [[], ["-service=aiops.ml.v1.MLService"]]) {
+      const r = await run(probe, [`-addr=${sc.address}`, ...extra]);
+      expect(`${r.stdout}${r.stderr}`).toContain("status: SERVING");
+    }
+    await expect(run(probe, [`-addr=${sc.address}`, "-service=no.such.Service"])).rejects.toMatchObject({ code: 3 });
+  });
+});
+
+describe("graceful shutdown", () => {
+  const upstream = new FakeUpstream();
+  beforeAll(() => upstream.start());
+  afterAll(() => upstream.stop());
+
+  test("SIGTERM during a burst of slow calls: health turns NOT_SERVING, none is lost, later calls get UNAVAILABLE, exit 0", async () => {
+    upstream.on("POST /api/v1/anomaly/detect", { delayMs: 700, body: fixture("adr-009/adr009_anomaly_detect_response.json") });
+    const sc = await spawnSidecar({ ML_SERVICE_URL: upstream.url, LOG_LEVEL: "info" }, [
+      "--set",
+      "server.drain_delay=400ms",
+      "--set",
+      "server.shutdown_grace=5s",
+      "--set",
+      "cache.max_entries=0",
+    ]);
+    // A Health/Watch stream, as a long-lived client would hold it.
+    const def = protoLoader.loadSync("grpc/health/v1/health.proto", { includeDirs: [PROTO_DIR], enums: String });
+    const Health = (grpc.loadPackageDefinition(def) as never as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } })
+      .grpc.health.v1.Health;
+    const health = new Health(sc.address, grpc.credentials.createInsecure());
+    const seen: string[] = [];
+    const watch = (health as never as { watch: (r: object) => grpc.ClientReadableStream<{ status: string }> }).watch({
+      service: "aiops.ml.v1.MLService",
+    });
+    watch.on("data", (m: { status: string }) => seen.push(m.status));
+    watch.on("error", () => {});
+    await expect.poll(() => seen).toEqual(["SERVING"]);
+
+    const g = grpcJsClient(sc.apiPort);
+    const burst = Array.from({ length: 20 }, (_, i) =>
+      g.call<{ anomaly_score: number }>("DetectAnomaly", { metrics: [{ name: "cpu_usage", value: i / 100 }] }),
+    );
+    await expect.poll(() => upstream.received("/api/v1/anomaly/detect").length).toBe(20);
+    const stoppedAt = Date.now();
+    sc.child.kill("SIGTERM");
+    await expect.poll(() => seen).toEqual(["SERVING", "NOT_SERVING"]);
+    const probe = await run(tool("grpc-health-probe"), [`-addr=${sc.address}`]).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(probe.code).toBe(4); // grpc-health-probe: 4 = the service is not SERVING
+    expect(probe.stderr).toContain("NOT_SERVING");
+
+    // After drain_delay, a new call is refused.
+    await new Promise((r) => setTimeout(r, 450));
+    const late = await fetch(`http://${sc.address}/aiops.ml.v1.MLService/DetectAnomaly`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ metrics: [{ name: "cpu_usage", value: 0.99 }] }),
+    }).then(
+      async (r) => (await r.json()) as { code: string },
+      () => ({ code: "connection refused" }),
+    );
+    expect(["unavailable", "connection refused"]).toContain(late.code);
+
+    const results = await Promise.allSettled(burst);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(20);
+    expect(results.every((r) => r.status === "fulfilled" && r.value.anomaly_score === 8.7)).toBe(true);
+    expect(await sc.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(5000);
+    g.close();
+    health.close();
+  });
+});
