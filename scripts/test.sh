@@ -62,6 +62,23 @@ else
   ko "vitest produced no report"
 fi
 
+# go_suite NAME DIR: runs `go test ./...` in DIR and adds its counts.
+go_suite() {
+  local name=$1 dir=$2
+  step "Go suite: $name ($dir)"
+  local counts rc
+  counts=$(cd "$dir" && go vet ./... && go test -count=1 -json ./... 2>&1 | node "$ROOT/scripts/go-counts.mjs")
+  rc=$?
+  read -r gp gf <<<"${counts:-0 1}"
+  passed=$((passed + gp))
+  failed=$((failed + gf))
+  if [ "$gf" -gt 0 ] || [ "$rc" -ne 0 ] || [ "$gp" -eq 0 ]; then
+    [ "$gf" -eq 0 ] && failed=$((failed + 1))
+    failures+=("go: $name")
+  fi
+}
+go_suite "deployment manifests" deploy
+
 echo
 if [ ${#failures[@]} -gt 0 ]; then
   echo "failures:"

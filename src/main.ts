@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     {
       api: `${addrs.api.address}:${addrs.api.port}`,
       admin: `${addrs.admin.address}:${addrs.admin.port}`,
+      health: addrs.health ? `${addrs.health.address}:${addrs.health.port}` : undefined,
       backend: backend.kind,
       backendUrl: config.backend.url || undefined,
       enrichment: config.enrichment.prometheus.url !== "",

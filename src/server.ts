@@ -36,6 +36,8 @@ export interface ServerDeps {
 export interface Addresses {
   readonly api: AddressInfo;
   readonly admin: AddressInfo;
+  /** The health-only listener, when server.health_addr is set. */
+  readonly health?: AddressInfo;
 }
 
 export interface Sidecar {
@@ -101,6 +103,16 @@ export function createServer(deps: ServerDeps): Sidecar {
     },
   });
   const api = createApiListener(handler);
+  // Health alone, for kubelet's gRPC probes on the pod IP (server.health_addr).
+  const healthOnly =
+    config.server.health_addr === ""
+      ? undefined
+      : createApiListener(
+          connectNodeAdapter({
+            shutdownSignal: shutdown.signal,
+            routes: (router) => router.service(Health, createHealthService(health)),
+          }),
+        );
   const admin = createAdminServer({
     registry: metrics.registry,
     readiness: async () => {
@@ -120,7 +132,8 @@ export function createServer(deps: ServerDeps): Sidecar {
     async start() {
       const apiAddr = await listen(api.server, config.server.grpc_addr);
       const adminAddr = await listen(admin, config.server.admin_addr);
-      return { api: apiAddr, admin: adminAddr };
+      const healthAddr = healthOnly === undefined ? undefined : await listen(healthOnly.server, config.server.health_addr);
+      return { api: apiAddr, admin: adminAddr, ...(healthAddr ? { health: healthAddr } : {}) };
     },
     /**
      * Graceful shutdown, all within server.shutdown_grace: health turns
@@ -151,6 +164,11 @@ export function createServer(deps: ServerDeps): Sidecar {
       for (const s of api.sessions) s.destroy();
       api.h1.closeIdleConnections();
       api.h1.closeAllConnections();
+      if (healthOnly !== undefined) {
+        healthOnly.server.close();
+        for (const s of healthOnly.sessions) s.destroy();
+        healthOnly.h1.closeAllConnections();
+      }
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
       pipeline.shutdown();

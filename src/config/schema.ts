@@ -165,6 +165,12 @@ export const SCHEMA = {
     grpc_addr: addr("127.0.0.1:50051"),
     /** Admin listener: /metrics, /healthz, /readyz. */
     admin_addr: addr("127.0.0.1:9464"),
+    /**
+     * Optional listener serving only grpc.health.v1 (empty: none). Kubelet's
+     * gRPC probes dial the pod IP, so in a pod this lets the API itself stay
+     * on loopback.
+     */
+    health_addr: str("", /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "host:port, or empty for none"),
     /** Largest request accepted; larger ones are INVALID_ARGUMENT naming the field. */
     max_request_bytes: int(1_048_576, 1024, 64 * 1_048_576),
     /** Longest deadline a caller may ask for. */

@@ -1,0 +1,167 @@
+// Package deploy checks the Kubernetes manifests in this folder: they render
+// with kustomize (in-process, the same library kubectl uses) and every object
+// decodes strictly into the k8s.io/api types, so a misspelt or misplaced field
+// fails here rather than on a cluster.
+package deploy
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+func render(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	out := map[string][]byte{}
+	for _, r := range resMap.Resources() {
+		y, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[r.GetKind()+"/"+r.GetName()] = y
+	}
+	return out
+}
+
+func strict[T any](t *testing.T, name string, doc []byte) *T {
+	t.Helper()
+	var v T
+	if err := yaml.UnmarshalStrict(doc, &v); err != nil {
+		t.Fatalf("%s does not decode strictly: %v", name, err)
+	}
+	return &v
+}
+
+func sidecarOf(t *testing.T, d *appsv1.Deployment) corev1.Container {
+	t.Helper()
+	for _, c := range d.Spec.Template.Spec.InitContainers {
+		if c.Name == "ml-sidecar" {
+			return c
+		}
+	}
+	t.Fatalf("no ml-sidecar init container in %s", d.Name)
+	return corev1.Container{}
+}
+
+func TestExampleRendersAndDecodesStrictly(t *testing.T) {
+	objs := render(t, "example")
+	var deployment *appsv1.Deployment
+	var configMap *corev1.ConfigMap
+	for name, doc := range objs {
+		switch {
+		case strings.HasPrefix(name, "Deployment/"):
+			deployment = strict[appsv1.Deployment](t, name, doc)
+		case strings.HasPrefix(name, "ConfigMap/"):
+			configMap = strict[corev1.ConfigMap](t, name, doc)
+		default:
+			t.Fatalf("unexpected object %s", name)
+		}
+	}
+	if deployment == nil || configMap == nil {
+		t.Fatalf("want a Deployment and a ConfigMap, got %v", keys(objs))
+	}
+
+	c := sidecarOf(t, deployment)
+	if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+		t.Errorf("ml-sidecar must be a native sidecar (restartPolicy: Always), got %v", c.RestartPolicy)
+	}
+	for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p == nil || p.GRPC == nil || p.GRPC.Port != 50052 {
+			t.Errorf("%s probe must be gRPC on the health port 50052, got %+v", name, p)
+		}
+	}
+	if s := c.ReadinessProbe.GRPC.Service; s == nil || *s != "aiops.ml.v1.MLService" {
+		t.Errorf("readiness must ask for aiops.ml.v1.MLService, got %v", s)
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Errorf("sidecar must run non-root, read-only, without privilege escalation: %+v", sc)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("sidecar needs resource requests and limits: %+v", c.Resources)
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if env["SIDECAR_GRPC_ADDR"] != "127.0.0.1:50051" {
+		t.Errorf("the API must stay on loopback, got %q", env["SIDECAR_GRPC_ADDR"])
+	}
+	for _, k := range []string{"PROMETHEUS_URL", "PROMETHEUS_TOKEN_FILE", "PROMETHEUS_CA_FILE"} {
+		if env[k] == "" {
+			t.Errorf("%s must be set for Thanos", k)
+		}
+	}
+
+	// The config volume refers to the generated ConfigMap (name with its hash).
+	var cmVolume, tokenVolume bool
+	for _, v := range deployment.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && v.ConfigMap.Name == configMap.Name {
+			cmVolume = true
+		}
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.ServiceAccountToken != nil {
+					tokenVolume = true
+				}
+			}
+		}
+	}
+	if !cmVolume {
+		t.Errorf("no volume mounts ConfigMap %s", configMap.Name)
+	}
+	if !tokenVolume {
+		t.Errorf("no projected service-account token for Thanos")
+	}
+	if grace := deployment.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || *grace < 30 {
+		t.Errorf("terminationGracePeriodSeconds must exceed server.shutdown_grace (25s), got %v", grace)
+	}
+	// The engine's own container is untouched.
+	if n := len(deployment.Spec.Template.Spec.Containers); n != 1 || deployment.Spec.Template.Spec.Containers[0].Name != "coordination-engine" {
+		t.Errorf("the engine's containers changed: %+v", deployment.Spec.Template.Spec.Containers)
+	}
+}
+
+func TestConfigMapCarriesTheDocumentedSidecarYaml(t *testing.T) {
+	root, err := os.ReadFile("../sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyInComponent, err := os.ReadFile("sidecar/sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(root, copyInComponent) {
+		t.Fatal("deploy/sidecar/sidecar.yaml differs from sidecar.yaml: copy it again (cp sidecar.yaml deploy/sidecar/)")
+	}
+	objs := render(t, "example")
+	for name, doc := range objs {
+		if strings.HasPrefix(name, "ConfigMap/") {
+			cm := strict[corev1.ConfigMap](t, name, doc)
+			if cm.Data["sidecar.yaml"] != string(root) {
+				t.Errorf("ConfigMap %s does not carry sidecar.yaml", name)
+			}
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
