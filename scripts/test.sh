@@ -43,6 +43,19 @@ for t in "${GO_TOOLS[@]}"; do
   fi
 done
 
+step "install: Prometheus and promtool (Debian's prometheus package)"
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus; then
+    # The package may start a system Prometheus; the tests run their own.
+    $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
+    $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+  else
+    ko "install prometheus"
+  fi
+fi
+
 check "gen/ is up to date with proto/ (buf generate)" bash -c 'bash scripts/generate.sh && git diff --exit-code --stat -- gen && test -z "$(git status --porcelain -- gen)"'
 check "buf lint" buf lint
 check "buf breaking against main" bash -c 'if git rev-parse -q --verify main >/dev/null; then buf breaking --against ".git#branch=main"; else echo "no main branch to compare with"; fi'

@@ -41,7 +41,18 @@ async function main(): Promise<void> {
     process.stderr.write(`config: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  const sidecar = createServer({ config, logger, metrics, backend });
+  let prometheusCa: string | undefined;
+  if (config.enrichment.prometheus.ca_file !== "") {
+    try {
+      prometheusCa = readFileSync(config.enrichment.prometheus.ca_file, "utf8");
+    } catch (e) {
+      process.stderr.write(
+        `config: enrichment.prometheus.ca_file (PROMETHEUS_CA_FILE): ${JSON.stringify(config.enrichment.prometheus.ca_file)} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}\n`,
+      );
+      process.exit(2);
+    }
+  }
+  const sidecar = createServer({ config, logger, metrics, backend, prometheusCa });
   const addrs = await sidecar.start();
   if (backend.kind === "builtin") {
     logger.warn("no ML_SERVICE_URL: the embedded builtin baseline backend answers every call");

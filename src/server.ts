@@ -15,6 +15,7 @@ import { createReflectionServices, loadDescriptorRegistry, ServerReflectionV1, S
 import type { Backend } from "./backend/backend.js";
 import { BuiltinBackend } from "./backend/builtin-backend.js";
 import type { Config } from "./config/schema.js";
+import { createFeatureBuilder } from "./enrichment/create-feature-builder.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { PredictionPipeline } from "./pipeline/prediction-pipeline.js";
@@ -30,6 +31,8 @@ export interface ServerDeps {
   readonly clock?: () => number;
   /** Wall-clock milliseconds (default Date.now). */
   readonly wallClock?: () => number;
+  /** The Prometheus CA bundle (PEM), read by main from enrichment.prometheus.ca_file. */
+  readonly prometheusCa?: string | undefined;
 }
 
 /** Where the listeners ended up (port 0 picks a free port). */
@@ -77,6 +80,13 @@ export function createServer(deps: ServerDeps): Sidecar {
     clock,
     wallClock: deps.wallClock ?? Date.now,
   });
+  const features = createFeatureBuilder(config, {
+    metrics,
+    logger,
+    clock,
+    wallClock: deps.wallClock ?? Date.now,
+    ca: deps.prometheusCa,
+  });
   const health = new HealthState();
   const drain = new Drain(config.server.max_concurrent_requests);
   let draining = false;
@@ -96,7 +106,7 @@ export function createServer(deps: ServerDeps): Sidecar {
     shutdownSignal: shutdown.signal,
     jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
     routes(router) {
-      router.service(MLService, createMlService({ pipeline, drain, config, logger, metrics, clock }));
+      router.service(MLService, createMlService({ pipeline, drain, features, config, logger, metrics, clock }));
       router.service(Health, createHealthService(health));
       router.service(ServerReflectionV1, reflection.v1);
       router.service(ServerReflectionV1alpha, reflection.v1alpha);
@@ -122,7 +132,7 @@ export function createServer(deps: ServerDeps): Sidecar {
         backend: { kind: backend.kind, url: config.backend.url || undefined, ready: probe.ready, detail: probe.detail },
         breakers: pipeline.breakerStates(),
         cache: pipeline.cacheState(),
-        enrichment: { configured: config.enrichment.prometheus.url !== "" },
+        enrichment: { configured: features !== undefined, url: config.enrichment.prometheus.url || undefined },
       };
     },
   });
@@ -172,7 +182,7 @@ export function createServer(deps: ServerDeps): Sidecar {
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       admin.closeAllConnections();
       pipeline.shutdown();
-      await backend.close();
+      await Promise.all([backend.close(), features?.close()]);
       logger.info({ ms: Math.round(performance.now() - started) }, "stopped");
     },
   };

@@ -12,14 +12,21 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import {
   type Enrichment,
   EnrichmentMode,
+  type Feature,
   FeatureSchema,
+  FeatureSet,
+  GetFeaturesResponseSchema,
+  IssueContextSchema,
   type Metric,
   type MLService,
   Provenance,
   type ResponseMetadata,
   ResponseMetadataSchema,
+  type WorkloadContext,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import type { Config } from "../config/schema.js";
+import { assertReachable, enrich, needsFetch, vectorFeatures } from "../enrichment/enrich-request.js";
+import type { FeatureBuilder } from "../enrichment/feature-builder.js";
 import { invalidArgument } from "../errors/error-table.js";
 import { toRpcError } from "../errors/to-rpc-error.js";
 import type { FieldViolation } from "../errors/upstream-error.js";
@@ -28,13 +35,15 @@ import type { Metrics } from "../observability/metrics.js";
 import type { LadderAnswer, PredictionPipeline } from "../pipeline/prediction-pipeline.js";
 import type { Drain } from "../server/drain.js";
 import { type CallContext, type Clock, createCallContext } from "./call-context.js";
-import { validateAnalyzePatterns, validateDetectAnomaly, validatePredict } from "./validate.js";
+import { validateAnalyzePatterns, validateDetectAnomaly, validateGetFeatures, validatePredict } from "./validate.js";
 
 /** Everything the service needs, injected. */
 export interface MlServiceDeps {
   readonly pipeline: PredictionPipeline;
   /** Admits calls: load shedding and shutdown refusal. */
   readonly drain: Drain;
+  /** Builds feature vectors from Prometheus; undefined while enrichment is not configured. */
+  readonly features?: FeatureBuilder | undefined;
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -66,23 +75,38 @@ function enrichmentNotConfigured(): ConnectError {
   );
 }
 
-/** Metadata for an answer, with the caller's metrics as the features used. */
-function metadataFor(answer: LadderAnswer<unknown>, call: CallContext, given: readonly Metric[]): ResponseMetadata {
+/** What enrichment contributed to a call (or the caller's metrics, when none ran). */
+interface Used {
+  readonly features: Feature[];
+  readonly warnings: readonly string[];
+  readonly imputed: number;
+}
+
+const givenOnly = (metrics: readonly Metric[]): Used => ({
+  features: metrics.map((m) => create(FeatureSchema, { name: m.name, value: m.value, provenance: Provenance.GIVEN })),
+  warnings: [],
+  imputed: 0,
+});
+
+/** Metadata for an answer: who answered, and the features used with their provenance. */
+function metadataFor(answer: LadderAnswer<unknown>, call: CallContext, used: Used): ResponseMetadata {
+  const imputedNote = used.imputed > 0 ? `${used.imputed} feature(s) imputed (see features)` : "";
   return create(ResponseMetadataSchema, {
     source: answer.source,
-    degraded: answer.degraded,
-    degradedReason: answer.degradedReason,
+    degraded: answer.degraded || used.imputed > 0,
+    degradedReason: [answer.degradedReason, imputedNote].filter((x) => x !== "").join("; "),
     backend: answer.backend,
     model: answer.model,
     modelVersion: answer.modelVersion,
     requestId: call.requestId,
-    features: given.map((m) => create(FeatureSchema, { name: m.name, value: m.value, provenance: Provenance.GIVEN })),
+    features: used.features,
+    warnings: [...used.warnings],
   });
 }
 
 /** Creates the MLService implementation. */
 export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLService> {
-  const { pipeline, drain, config, logger, metrics } = deps;
+  const { pipeline, drain, config, logger, metrics, features } = deps;
   const clock = deps.clock ?? (() => performance.now());
   const prometheusConfigured = config.enrichment.prometheus.url !== "";
 
@@ -136,54 +160,120 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     throw invalidArgument(violations);
   }
 
-  /** Resolves enrichment for a call; throws FAILED_PRECONDITION when it was asked for but is not configured. */
-  function enrichmentWillRun(e: Enrichment | undefined): boolean {
+  /**
+   * Decides enrichment for a call: the effective mode, and whether anything
+   * must be fetched. FAILED_PRECONDITION when it was asked for explicitly
+   * but Prometheus is not configured.
+   */
+  function plan(e: Enrichment | undefined, set: string, given: readonly Metric[]): { mode: EnrichmentMode; fetch: boolean } {
     const mode = effectiveMode(e, prometheusConfigured);
-    if (mode === EnrichmentMode.NEVER) return false;
-    if (!prometheusConfigured) throw enrichmentNotConfigured();
-    return true;
+    if (mode === EnrichmentMode.NEVER) return { mode, fetch: false };
+    if (!prometheusConfigured || features === undefined) throw enrichmentNotConfigured();
+    return { mode, fetch: needsFetch(mode, features.names(set), given) };
   }
+
+  /** Runs enrichment when planned; otherwise reports the caller's metrics as the features used. */
+  async function enrichIf(
+    p: { mode: EnrichmentMode; fetch: boolean },
+    set: string,
+    given: readonly Metric[],
+    context: WorkloadContext | undefined,
+    e: Enrichment | undefined,
+    call: CallContext,
+  ): Promise<{ metrics: readonly Metric[]; used: Used }> {
+    if (!p.fetch || features === undefined) return { metrics: given, used: givenOnly(given) };
+    const workload = { namespace: context?.namespace ?? "", resource: context?.resource ?? "", pod: context?.pod ?? "" };
+    const evalMs = evaluationMs(e);
+    const r = await enrich(
+      features,
+      set,
+      p.mode,
+      given,
+      workload,
+      evalMs === undefined ? undefined : evalMs / 1000,
+      config.enrichment.max_imputed,
+      call,
+    );
+    return { metrics: r.metrics, used: r };
+  }
+
+  const limits = { maxRequestBytes: config.server.max_request_bytes };
 
   return {
     detectAnomaly(req, ctx) {
       return handle("DetectAnomaly", ctx, async (call) => {
-        const enrich = enrichmentWillRun(req.enrichment);
-        reject(
-          "DetectAnomaly",
-          validateDetectAnomaly(req, { maxRequestBytes: config.server.max_request_bytes, enrichmentWillRun: enrich }),
-        );
-        const answer = await pipeline.run("DetectAnomaly", req, call, evaluationMs(req.enrichment));
-        answer.response.metadata = metadataFor(answer, call, req.metrics);
+        const p = plan(req.enrichment, "anomaly", req.metrics);
+        reject("DetectAnomaly", validateDetectAnomaly(req, { ...limits, enrichmentWillRun: p.fetch }));
+        const { metrics: sent, used } = await enrichIf(p, "anomaly", req.metrics, req.context, req.enrichment, call);
+        const upstreamReq = sent === req.metrics ? req : { ...req, metrics: [...sent] };
+        const answer = await pipeline.run("DetectAnomaly", upstreamReq, call, evaluationMs(req.enrichment));
+        answer.response.metadata = metadataFor(answer, call, used);
         return answer.response;
       });
     },
 
     predict(req, ctx) {
       return handle("Predict", ctx, async (call) => {
-        const enrich = enrichmentWillRun(req.enrichment);
-        reject("Predict", validatePredict(req, { maxRequestBytes: config.server.max_request_bytes, enrichmentWillRun: enrich }));
-        const answer = await pipeline.run("Predict", req, call, evaluationMs(req.enrichment));
-        answer.response.metadata = metadataFor(answer, call, req.issueContext?.metrics ?? []);
+        const given = req.issueContext?.metrics ?? [];
+        const p = plan(req.enrichment, "predictive", given);
+        reject("Predict", validatePredict(req, { ...limits, enrichmentWillRun: p.fetch }));
+        const { metrics: sent, used } = await enrichIf(p, "predictive", given, req.context, req.enrichment, call);
+        const upstreamReq =
+          sent === given
+            ? req
+            : {
+                ...req,
+                issueContext: create(IssueContextSchema, {
+                  currentState: req.issueContext?.currentState ?? "",
+                  recentEvents: req.issueContext?.recentEvents ?? [],
+                  metrics: [...sent],
+                }),
+              };
+        const answer = await pipeline.run("Predict", upstreamReq, call, evaluationMs(req.enrichment));
+        answer.response.metadata = metadataFor(answer, call, used);
         return answer.response;
       });
     },
 
     analyzePatterns(req, ctx) {
       return handle("AnalyzePatterns", ctx, async (call) => {
-        reject(
-          "AnalyzePatterns",
-          validateAnalyzePatterns(req, { maxRequestBytes: config.server.max_request_bytes, enrichmentWillRun: false }),
-        );
+        reject("AnalyzePatterns", validateAnalyzePatterns(req, { ...limits, enrichmentWillRun: false }));
         const answer = await pipeline.run("AnalyzePatterns", req, call);
-        answer.response.metadata = metadataFor(answer, call, req.historicalData?.metrics ?? []);
+        answer.response.metadata = metadataFor(answer, call, givenOnly(req.historicalData?.metrics ?? []));
         return answer.response;
       });
     },
 
-    getFeatures(_req, ctx) {
-      return handle("GetFeatures", ctx, async () => {
-        if (!prometheusConfigured) throw enrichmentNotConfigured();
-        throw new ConnectError("GetFeatures: enrichment is not built yet (issue 5)", Code.Unimplemented);
+    getFeatures(req, ctx) {
+      return handle("GetFeatures", ctx, async (call) => {
+        if (!prometheusConfigured || features === undefined) throw enrichmentNotConfigured();
+        reject("GetFeatures", validateGetFeatures(req));
+        const set = req.featureSet === FeatureSet.PREDICTIVE ? "predictive" : "anomaly";
+        const c = req.context as WorkloadContext;
+        const evalMs = evaluationMs(req.enrichment);
+        const vector = await features.build(
+          set,
+          { namespace: c.namespace, resource: c.resource, pod: c.pod },
+          evalMs === undefined ? undefined : evalMs / 1000,
+          call,
+        );
+        assertReachable(vector);
+        const tooMany = vector.imputed > config.enrichment.max_imputed;
+        return create(GetFeaturesResponseSchema, {
+          features: vectorFeatures(vector),
+          metadata: {
+            degraded: vector.imputed > 0,
+            degradedReason:
+              vector.imputed === 0
+                ? ""
+                : `${vector.imputed} feature(s) imputed${tooMany ? `, more than enrichment.max_imputed (${config.enrichment.max_imputed}): a model would not be called with this vector` : ""}`,
+            requestId: call.requestId,
+            warnings: [
+              ...vector.warnings,
+              `evaluated at ${new Date(vector.time * 1000).toISOString()} over pods ${vector.scope.pods.join(", ")} on nodes ${vector.scope.nodes.join(", ")}`,
+            ],
+          },
+        });
       });
     },
   };

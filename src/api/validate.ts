@@ -9,6 +9,7 @@ import {
   AnalyzePatternsRequestSchema,
   type DetectAnomalyRequest,
   DetectAnomalyRequestSchema,
+  type GetFeaturesRequest,
   type Metric,
   type PredictRequest,
   PredictRequestSchema,
@@ -125,5 +126,12 @@ export function validateAnalyzePatterns(req: AnalyzePatternsRequest, rules: Vali
     checkMetrics(v, "historical_data.metrics", h.metrics);
   }
   checkContext(v, req.context, { ...rules, enrichmentWillRun: false });
+  return v.list;
+}
+
+/** Validates GetFeatures: the workload must be named. */
+export function validateGetFeatures(req: GetFeaturesRequest): FieldViolation[] {
+  const v = new Violations();
+  checkContext(v, req.context, { maxRequestBytes: Number.POSITIVE_INFINITY, enrichmentWillRun: true });
   return v.list;
 }

@@ -3,6 +3,7 @@
  * and rule, in one place. The typed `Config` is inferred from it, so a key
  * cannot be read that is not declared and validated here.
  */
+import { checkFeatureSets, DEFAULT_FEATURE_SETS, type FeatureSets } from "../enrichment/feature-definitions.js";
 import { parseDuration } from "./duration.js";
 
 /** A rule broken by a value; the loader adds the key and the source. */
@@ -154,6 +155,25 @@ export function addr(def: string): Leaf<string> {
   };
 }
 
+/** Feature-set definitions (a structure, so only settable in the file). */
+export function featureSets(): Leaf<FeatureSets> {
+  return {
+    leaf: true,
+    default: DEFAULT_FEATURE_SETS,
+    describe: "a mapping of set name to {derived, metrics: [{name, query, impute}]}",
+    read(raw) {
+      if (typeof raw === "string") return bad("must be set in the configuration file, as a mapping");
+      const problems = checkFeatureSets(raw);
+      if (problems.length > 0) return bad(`is not a valid feature definition: ${problems.join("; ")}`);
+      const sets = raw as Record<string, unknown>;
+      for (const required of ["anomaly", "predictive"]) {
+        if (!(required in sets)) return bad(`must define the ${required} set`);
+      }
+      return ok(raw as FeatureSets);
+    },
+  };
+}
+
 /** Backend kinds; `""` resolves to rest when backend.url is set, else builtin. */
 export const BACKEND_KINDS = ["rest", "kserve-v1", "kserve-v2", "builtin"] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -243,7 +263,26 @@ export const SCHEMA = {
       url: url(""),
       token_file: str(""),
       ca_file: str(""),
+      /** Per-query bound, also sent as Prometheus' `timeout` parameter. */
+      timeout: dur("5s", 1),
+      /** Thanos' `dedup` parameter (ignored by Prometheus). */
+      dedup: bool(true),
+      /** Thanos' `partial_response` parameter: false fails rather than answering from part of the stores. */
+      partial_response: bool(false),
     },
+    /** The label that names a node on node-exporter series (OpenShift: instance). */
+    node_label: str("instance", /^[a-zA-Z_][a-zA-Z0-9_]*$/, "a Prometheus label name"),
+    /** Resolution of the 5m statistics, as in `(Q)[5m:<step>]`. */
+    step: dur("1m", 1000, 300_000),
+    /** closed: [t-5m, t] as Prometheus 2 selects ranges; left_open: (t-5m, t] as Prometheus 3 does. */
+    range_selection: oneOf(["closed", "left_open"], "closed"),
+    /** Feature vectors are reused this long for the same workload ("now" only). */
+    cache_ttl: dur("15s"),
+    /** More imputed features than this: the model is not called (FAILED_PRECONDITION, or UNAVAILABLE when Prometheus is unreachable). */
+    max_imputed: int(9, 0, 1000),
+    /** Share of the caller's remaining deadline enrichment may use; the rest is the model's. */
+    deadline_share: num(0.5, 0.05, 0.95),
+    features: featureSets(),
   },
   fallback: {
     enabled: bool(true),

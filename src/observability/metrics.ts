@@ -93,6 +93,19 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ["rpc"] as const,
       registers: [registry],
     }),
+    enrichmentQueries: new Histogram({
+      name: `${PREFIX}enrichment_query_duration_seconds`,
+      help: "Prometheus/Thanos queries made for enrichment, by kind (scope, range, instant) and outcome, with their latency.",
+      labelNames: ["kind", "outcome"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    imputedFeatures: new Counter({
+      name: `${PREFIX}imputed_features_total`,
+      help: "Features Prometheus could not supply, imputed by the documented rules, by feature set.",
+      labelNames: ["set"] as const,
+      registers: [registry],
+    }),
     degradedAnswers: new Counter({
       name: `${PREFIX}degraded_answers_total`,
       help: "Answers given by a lower rung of the degradation ladder, by RPC and source (STALE_CACHE, FALLBACK).",
