@@ -56,6 +56,9 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   fi
 fi
 
+step "install: Python test peers into .venv (python/requirements.txt)"
+bash scripts/venv.sh || ko "install python packages"
+
 check "gen/ is up to date with proto/ (buf generate)" bash -c 'bash scripts/generate.sh && git diff --exit-code --stat -- gen && test -z "$(git status --porcelain -- gen)"'
 check "buf lint" buf lint
 check "buf breaking against main" bash -c 'if git rev-parse -q --verify main >/dev/null; then buf breaking --against ".git#branch=main"; else echo "no main branch to compare with"; fi'
@@ -91,6 +94,18 @@ go_suite() {
   fi
 }
 go_suite "deployment manifests" deploy
+
+step "Python suite (pytest): the contract and the reference ML service"
+rm -f .cache/pytest.xml
+(cd python && ../.venv/bin/python -m pytest -q -p no:cacheprovider --junitxml=../.cache/pytest.xml tests)
+if [ -f .cache/pytest.xml ]; then
+  read -r pp pf < <(.venv/bin/python scripts/pytest-counts.py .cache/pytest.xml)
+  passed=$((passed + pp))
+  failed=$((failed + pf))
+  [ "$pf" -gt 0 ] && failures+=("pytest: $pf failed")
+else
+  ko "pytest produced no report"
+fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

@@ -6,6 +6,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { contractViolations } from "./contract.js";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -35,6 +36,12 @@ export type Route = Reply | ((req: RecordedRequest, n: number) => Reply);
 
 export class FakeUpstream {
   readonly requests: RecordedRequest[] = [];
+  /**
+   * Requests to the REST contract's paths that broke openapi/ml-service.yaml.
+   * stop() fails the suite when there are any: every request the sidecar
+   * sends in the test suite is checked on the wire.
+   */
+  readonly violations: string[] = [];
   private readonly routes = new Map<string, Route>();
   private readonly server: http.Server;
   private readonly counts = new Map<string, number>();
@@ -63,6 +70,7 @@ export class FakeUpstream {
           aborted: false,
         };
         this.requests.push(rec);
+        this.violations.push(...contractViolations(rec.method, path, body));
         res.on("close", () => {
           if (!res.writableFinished) rec.aborted = true;
         });
@@ -109,5 +117,8 @@ export class FakeUpstream {
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.violations.length > 0) {
+      throw new Error(`the sidecar sent requests that break openapi/ml-service.yaml:\n${this.violations.join("\n")}`);
+    }
   }
 }
