@@ -37,6 +37,8 @@ export interface Backend {
   analyzePatterns(req: AnalyzePatternsRequest, call: CallContext): Promise<BackendAnswer<AnalyzePatternsResponse>>;
   /** The model that serves an RPC, where the backend has one per RPC (KServe). */
   modelFor?(rpc: "DetectAnomaly" | "Predict" | "AnalyzePatterns"): string;
+  /** Whether the model behind an RPC can answer now; when given, it gates the breaker's half-open probe. */
+  ready?(rpc: "DetectAnomaly" | "Predict" | "AnalyzePatterns", signal: AbortSignal): Promise<boolean>;
   /** Asks the upstream whether it can answer (GET /health, model readiness). */
   probe(signal: AbortSignal): Promise<ProbeResult>;
   /** Releases connections. */

@@ -4,10 +4,15 @@
  */
 import type { Dispatcher } from "undici";
 import type { BackendKind, Config } from "../config/schema.js";
+import { featureNames } from "../enrichment/feature-definitions.js";
 import { UpstreamClient } from "../http/upstream-client.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Backend } from "./backend.js";
 import { BuiltinBackend } from "./builtin-backend.js";
+import { KServeBackend } from "./kserve-backend.js";
+import type { KServeProtocol } from "./kserve-protocol.js";
+import { KSERVE_V1 } from "./kserve-v1.js";
+import { KSERVE_V2 } from "./kserve-v2.js";
 import { RestBackend } from "./rest-backend.js";
 
 /** What a factory may use besides the configuration. */
@@ -34,14 +39,34 @@ export function upstreamClient(name: string, url: string, config: Config, deps: 
   });
 }
 
-const FACTORIES: Partial<Record<BackendKind, (config: Config, deps: BackendDeps) => Backend>> = {
+/** A KServe backend: one pooled client per distinct model URL. */
+function kserve(protocol: KServeProtocol, config: Config, deps: BackendDeps): Backend {
+  const { models } = config.backend;
+  const anomalyUrl = models.anomaly.url || config.backend.url;
+  const predictiveUrl = models.predictive.url || config.backend.url;
+  const anomalyClient = upstreamClient(protocol.kind, anomalyUrl, config, deps);
+  const predictiveClient = predictiveUrl === anomalyUrl ? anomalyClient : upstreamClient(protocol.kind, predictiveUrl, config, deps);
+  const sets = config.enrichment.features;
+  return new KServeBackend({
+    protocol,
+    anomaly: { name: models.anomaly.name, features: featureNames(sets.anomaly as never), client: anomalyClient },
+    predictive: {
+      name: models.predictive.name,
+      features: featureNames(sets.predictive as never),
+      client: predictiveClient,
+      horizonMs: models.predictive.horizon,
+    },
+  });
+}
+
+const FACTORIES: Record<BackendKind, (config: Config, deps: BackendDeps) => Backend> = {
   rest: (config, deps) => new RestBackend(upstreamClient("rest", config.backend.url, config, deps)),
+  "kserve-v1": (config, deps) => kserve(KSERVE_V1, config, deps),
+  "kserve-v2": (config, deps) => kserve(KSERVE_V2, config, deps),
   builtin: () => new BuiltinBackend(),
 };
 
-/** The backend for `backend.kind`; throws for a kind this build cannot serve. */
+/** The backend for `backend.kind`. */
 export function createBackend(config: Config, deps: BackendDeps = {}): Backend {
-  const factory = FACTORIES[config.backend.kind];
-  if (factory === undefined) throw new Error(`backend.kind ${config.backend.kind} is not supported by this build`);
-  return factory(config, deps);
+  return FACTORIES[config.backend.kind](config, deps);
 }

@@ -158,10 +158,14 @@ export function buildConfig(inputs: ConfigInputs): { config?: Config; problems: 
     else put(`--set ${s.slice(0, eq)}`, s.slice(0, eq), s.slice(eq + 1));
   }
 
-  const backend = merged.backend as { kind: string; url: string };
+  const backend = merged.backend as { kind: string; url: string; models: { anomaly: { url: string }; predictive: { url: string } } };
   if (backend.kind === "") backend.kind = backend.url !== "" ? "rest" : "builtin";
-  if (backend.kind !== "builtin" && backend.url === "") {
-    problems.push(`backend.url: required when backend.kind is ${backend.kind} (set ML_SERVICE_URL or backend.url)`);
+  const kserve = backend.kind.startsWith("kserve");
+  const perModel = kserve && backend.models.anomaly.url !== "" && backend.models.predictive.url !== "";
+  if (backend.kind !== "builtin" && backend.url === "" && !perModel) {
+    problems.push(
+      `backend.url: required when backend.kind is ${backend.kind} (set ML_SERVICE_URL or backend.url${kserve ? ", or both backend.models.*.url" : ""})`,
+    );
   }
 
   if (problems.length > 0) return { problems };

@@ -207,6 +207,19 @@ export const SCHEMA = {
     url: url(""),
     /** Caps every upstream call that carries no (or a longer) deadline. */
     timeout: dur("30s", 1),
+    /** KServe: the model behind each RPC, each with its own URL (default backend.url). */
+    models: {
+      anomaly: {
+        name: str("anomaly-detector", /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "a KServe model name"),
+        url: url(""),
+      },
+      predictive: {
+        name: str("predictive-analytics", /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "a KServe model name"),
+        url: url(""),
+        /** How far ahead the model forecasts: reported as time_to_occurrence. */
+        horizon: dur("1h", 1000),
+      },
+    },
   },
   pool: {
     /** Connections per upstream (the engine used 10 per host). */

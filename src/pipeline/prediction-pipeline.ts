@@ -136,6 +136,9 @@ export class PredictionPipeline {
           errorThresholdPercentage: config.breaker.error_threshold_percentage,
           rollingWindowMs: config.breaker.rolling_window,
           volumeThreshold: config.breaker.volume_threshold,
+          ...(deps.backend.ready !== undefined
+            ? { beforeProbe: () => deps.backend.ready?.(rpc, AbortSignal.timeout(2000)) ?? Promise.resolve(true) }
+            : {}),
           onTransition: (upstream, to) => {
             metrics.breakerState.set({ upstream }, BREAKER_GAUGE[to]);
             metrics.breakerTransitions.inc({ upstream, to });

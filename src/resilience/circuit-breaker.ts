@@ -30,6 +30,12 @@ export interface CircuitBreakerOptions {
   readonly volumeThreshold: number;
   /** Told of every transition (logs, metrics). */
   readonly onTransition?: (name: string, to: BreakerState) => void;
+  /**
+   * Asked before the half-open probe goes through (e.g. KServe model
+   * readiness): when it says no, the probe is withheld and the breaker
+   * stays half-open, so a model that is still loading is not hit.
+   */
+  readonly beforeProbe?: () => Promise<boolean>;
 }
 
 /** True for outcomes that say the upstream is unwell. */
@@ -78,6 +84,13 @@ export class CircuitBreaker {
    * `breaker_open` (UNAVAILABLE) without calling `fn` while it is.
    */
   async fire<T>(fn: () => Promise<T>, endpoint: string, upstream: string): Promise<T> {
+    if (this.state === "half_open" && this.options.beforeProbe !== undefined && !(await this.options.beforeProbe())) {
+      throw new UpstreamError(`circuit breaker for ${this.name} is half-open and the upstream is not ready; the probe is withheld`, {
+        kind: "breaker_open",
+        upstream,
+        endpoint,
+      });
+    }
     try {
       const result = (await this.breaker.fire(fn)) as T;
       this.consecutiveFaults = 0;

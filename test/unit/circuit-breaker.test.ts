@@ -125,3 +125,21 @@ describe("circuit breaker", () => {
     expect(breaker.state).toBe("closed");
   });
 });
+
+describe("readiness gates the half-open probe", () => {
+  test("while the upstream says it is not ready, the probe is withheld and the breaker stays half-open", async () => {
+    breaker.shutdown();
+    let ready = false;
+    breaker = make({ beforeProbe: async () => ready });
+    for (let i = 0; i < 3; i++) await fail(fault());
+    vi.advanceTimersByTime(30_000);
+    const fn = vi.fn(() => Promise.resolve("ok"));
+    const e = await breaker.fire(fn, "/x", "rest").catch((x: unknown) => x as UpstreamError);
+    expect((e as UpstreamError).kind).toBe("breaker_open");
+    expect(fn).not.toHaveBeenCalled();
+    expect(breaker.state).toBe("half_open");
+    ready = true;
+    await expect(breaker.fire(fn, "/x", "rest")).resolves.toBe("ok");
+    expect(breaker.state).toBe("closed");
+  });
+});
