@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates everything in gen/ from proto/ (run by `npm run generate`; CI
-# fails when the committed gen/ differs from what this produces):
+# Regenerates everything in gen/ and clients/go/gen/ from proto/ (run by
+# `npm run generate`; CI fails when the committed code differs from what this
+# produces):
 #  1. TypeScript messages and services (protoc-gen-es, local plugin);
 #  2. gen/descriptor_set.ts: every file's FileDescriptorProto *with source
 #     info*, which server reflection serves so that `grpcurl describe` shows
@@ -11,6 +12,13 @@ cd "$(dirname "$0")/.."
 BUF=node_modules/.bin/buf
 rm -rf gen/aiops gen/grpc gen/google
 "$BUF" generate
+
+# 3. Go code for clients/go, with pinned local plugins.
+export GOBIN="$PWD/.cache/bin"
+[ -x "$GOBIN/protoc-gen-go" ] || go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+[ -x "$GOBIN/protoc-gen-connect-go" ] || go install connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
+rm -rf clients/go/gen
+"$BUF" generate --template buf.gen.go.yaml
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$BUF" build --as-file-descriptor-set -o "$tmp#format=binpb"

@@ -35,6 +35,8 @@ step "install: Go tools (grpcurl, grpc-health-probe) from the Go module proxy"
 GO_TOOLS=(
   github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
   github.com/grpc-ecosystem/grpc-health-probe@v0.4.62
+  google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+  connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
 )
 for t in "${GO_TOOLS[@]}"; do
   bin=$(basename "${t%@*}")
@@ -59,7 +61,7 @@ fi
 step "install: Python test peers into .venv (python/requirements.txt)"
 bash scripts/venv.sh || ko "install python packages"
 
-check "gen/ is up to date with proto/ (buf generate)" bash -c 'bash scripts/generate.sh && git diff --exit-code --stat -- gen && test -z "$(git status --porcelain -- gen)"'
+check "gen/ and clients/go/gen/ are up to date with proto/ (buf generate)" bash -c 'bash scripts/generate.sh && git diff --exit-code --stat -- gen clients/go/gen && test -z "$(git status --porcelain -- gen clients/go/gen)"'
 check "buf lint" buf lint
 check "buf breaking against main" bash -c 'if git rev-parse -q --verify main >/dev/null; then buf breaking --against ".git#branch=main"; else echo "no main branch to compare with"; fi'
 check "typecheck (tsc --noEmit)" tsc --noEmit -p tsconfig.json
@@ -94,6 +96,7 @@ go_suite() {
   fi
 }
 go_suite "deployment manifests" deploy
+go_suite "Go client for the engine" clients/go
 
 step "Python suite (pytest): the contract and the reference ML service"
 rm -f .cache/pytest.xml
