@@ -1,0 +1,284 @@
+/**
+ * The benchmark: `npm run bench` (add `-- --quick` for a short run, `--write`
+ * to update bench/RESULTS.md). Every row is measured in the same run on the
+ * same machine, with load generators that are not Node Connect clients: ghz
+ * (gRPC) and h2load (Connect over HTTP/2, HTTP/1.1 to the backend).
+ *
+ * Rows: the framework's floor (a bare connect-node echo with the same
+ * proto), a direct call to the JSON backend (the engine's path without the
+ * sidecar), and the sidecar's miss and hit paths over gRPC and Connect.
+ * Columns: latency one call at a time; latency at a fixed rate after a
+ * warm-up; the highest rate held with p99 under 10 ms; the sidecar's CPU
+ * seconds per 1000 calls; its peak RSS with the cache full. Then the ratios
+ * the targets in bench/README.md are stated in, and the enrichment
+ * benchmark against a real Prometheus.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { promisify } from "node:util";
+import { enrichmentBenchmark } from "./enrichment.js";
+
+const run = promisify(execFile);
+const ROOT = new URL("../../", import.meta.url).pathname;
+const QUICK = process.argv.includes("--quick");
+const FIXED_RPS = 500;
+const FIXED_S = QUICK ? 8 : 30;
+const WARM_S = QUICK ? 2 : 5;
+const STEP_S = QUICK ? 3 : 5;
+const ONE_AT_A_TIME = QUICK ? 500 : 2000;
+const RATES = [1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
+
+interface Proc {
+  child: ChildProcess;
+  port: number;
+}
+
+async function start(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${cmd} ${args.join(" ")} did not start:\n${out}`)), 20_000);
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d;
+      const ready = /ready (\d+)/.exec(out) ?? /"api":"127\.0\.0\.1:(\d+)"/.exec(out);
+      if (ready) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(ready[1]) });
+      }
+    });
+  });
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+interface Latency {
+  p50: number;
+  p90: number;
+  p99: number;
+  rps: number;
+  errors: number;
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+/** A load generator run: count or duration, concurrency, optional rate. */
+interface Load {
+  n?: number;
+  seconds?: number;
+  concurrency: number;
+  rps?: number;
+}
+
+/** A target the load generators can drive. */
+interface Target {
+  name: string;
+  drive(load: Load): Promise<Latency>;
+  /** The process whose CPU and memory are the sidecar's cost (undefined for baselines). */
+  pid?: number | undefined;
+}
+
+function ghzTarget(name: string, port: number, data: string, pid?: number): Target {
+  return {
+    name,
+    pid,
+    async drive(load) {
+      const args = [
+        "--insecure",
+        "--proto",
+        "proto/aiops/ml/v1/ml_service.proto",
+        "--import-paths",
+        "proto",
+        "--call",
+        "aiops.ml.v1.MLService.DetectAnomaly",
+        "-d",
+        data,
+        "-c",
+        String(load.concurrency),
+        "--connections",
+        "1",
+        "-O",
+        "json",
+      ];
+      if (load.n !== undefined) args.push("-n", String(load.n));
+      if (load.seconds !== undefined) args.push("-z", `${load.seconds}s`, "-n", "100000000");
+      if (load.rps !== undefined) args.push("--rps", String(load.rps));
+      const { stdout } = await run(`${ROOT}.cache/bin/ghz`, [...args, `127.0.0.1:${port}`], { cwd: ROOT, maxBuffer: 64 << 20 });
+      const r = JSON.parse(stdout) as {
+        rps: number;
+        latencyDistribution: { percentage: number; latency: number }[] | null;
+        statusCodeDistribution: Record<string, number>;
+      };
+      const at = (p: number) => (r.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? Number.NaN) / 1e6;
+      const errors = Object.entries(r.statusCodeDistribution ?? {})
+        .filter(([k]) => k !== "OK")
+        .reduce((s, [, v]) => s + v, 0);
+      return { p50: at(50), p90: at(90), p99: at(99), rps: r.rps, errors };
+    },
+  };
+}
+
+function h2loadTarget(name: string, url: string, body: string, h1: boolean, pid?: number): Target {
+  const file = `/tmp/bench-body-${name.replace(/\W+/g, "-")}.json`;
+  writeFileSync(file, body);
+  return {
+    name,
+    pid,
+    async drive(load) {
+      const log = `/tmp/bench-h2load-${process.pid}.log`;
+      const args = ["-d", file, "-H", "content-type: application/json", "-c", String(load.concurrency), "-m", "1", `--log-file=${log}`];
+      if (h1) args.push("--h1");
+      if (load.n !== undefined) args.push("-n", String(load.n));
+      if (load.seconds !== undefined) args.push("-D", String(load.seconds));
+      if (load.rps !== undefined) args.push(`--rps=${Math.max(1, Math.round(load.rps / load.concurrency))}`);
+      const started = Date.now();
+      await run("h2load", [...args, url], { maxBuffer: 64 << 20 });
+      const elapsed = (Date.now() - started) / 1000;
+      const lines = readFileSync(log, "utf8").trim().split("\n");
+      const ok = lines.map((l) => l.split("\t")).filter((f) => f[1] === "200");
+      const ms = ok.map((f) => Number(f[2]) / 1000).sort((a, b) => a - b);
+      return { p50: pct(ms, 50), p90: pct(ms, 90), p99: pct(ms, 99), rps: ok.length / elapsed, errors: lines.length - ok.length };
+    },
+  };
+}
+
+interface Row {
+  name: string;
+  single: Latency;
+  fixed: Latency;
+  maxRps: number;
+  cpuPer1000: number | undefined;
+  rssMb: number | undefined;
+}
+
+async function measure(t: Target): Promise<Row> {
+  process.stderr.write(`  ${t.name}: one at a time...`);
+  await t.drive({ n: 200, concurrency: 1 }); // warm the JIT and the connection
+  const single = await t.drive({ n: ONE_AT_A_TIME, concurrency: 1 });
+  process.stderr.write(` fixed ${FIXED_RPS}/s...`);
+  await t.drive({ seconds: WARM_S, concurrency: 4, rps: FIXED_RPS });
+  const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid);
+  const fixed = await t.drive({ seconds: FIXED_S, concurrency: 4, rps: FIXED_RPS });
+  const cpu = t.pid === undefined ? undefined : cpuSeconds(t.pid) - cpuBefore;
+  process.stderr.write(" max rate...");
+  let maxRps = 0;
+  for (const rate of RATES) {
+    const r = await t.drive({ seconds: STEP_S, concurrency: 16, rps: rate });
+    if (r.p99 >= 10 || r.rps < rate * 0.9 || r.errors > 0) break;
+    maxRps = Math.round(r.rps);
+  }
+  process.stderr.write(" done\n");
+  const calls = fixed.rps * FIXED_S;
+  return {
+    name: t.name,
+    single,
+    fixed,
+    maxRps,
+    cpuPer1000: cpu === undefined ? undefined : (cpu / calls) * 1000,
+    rssMb: t.pid === undefined ? undefined : peakRssMb(t.pid),
+  };
+}
+
+const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(2));
+
+async function main(): Promise<void> {
+  const procs: Proc[] = [];
+  const stopAll = () => {
+    for (const p of procs) p.child.kill("SIGTERM");
+  };
+  process.on("exit", stopAll);
+  try {
+    const backend = await start(process.execPath, ["dist/bench/backend.js", "0"]);
+    const echo = await start(process.execPath, ["dist/bench/echo-server.js", "0"]);
+    const sidecarEnv = (port: number) => ({
+      ML_SERVICE_URL: `http://127.0.0.1:${backend.port}`,
+      SIDECAR_GRPC_ADDR: `127.0.0.1:${port}`,
+      SIDECAR_ADMIN_ADDR: "127.0.0.1:0",
+      LOG_LEVEL: "info",
+    });
+    // Everything on: validation, cache, breaker, retries armed, metrics.
+    const sidecar = await start(process.execPath, ["dist/src/main.js", "--set", "server.max_concurrent_requests=10000"], {
+      ...sidecarEnv(0),
+    });
+    procs.push(backend, echo, sidecar);
+    const grpcPort = sidecar.port;
+
+    const hitBody = JSON.stringify({ metrics: [{ name: "cpu_usage", value: 0.5 }], context: { namespace: "shop", resource: "api" } });
+    const missData = '{"metrics":[{"name":"cpu_usage","value":"{{.RequestNumber}}"}],"context":{"namespace":"shop","resource":"api"}}';
+    const connectPath = "/aiops.ml.v1.MLService/DetectAnomaly";
+    // A second sidecar with the cache off: h2load repeats one body, so its miss path needs no cache.
+    const noCache = await start(
+      process.execPath,
+      ["dist/src/main.js", "--set", "cache.max_entries=0", "--set", "server.max_concurrent_requests=10000"],
+      sidecarEnv(0),
+    );
+    procs.push(noCache);
+
+    const targets: Target[] = [
+      ghzTarget("echo, gRPC (floor)", echo.port, hitBody),
+      h2loadTarget("echo, Connect (floor)", `http://127.0.0.1:${echo.port}${connectPath}`, hitBody, false),
+      h2loadTarget("direct HTTP/1.1 to the backend", `http://127.0.0.1:${backend.port}/api/v1/anomaly/detect`, hitBody, true),
+      ghzTarget("sidecar miss, gRPC", grpcPort, missData, sidecar.child.pid),
+      ghzTarget("sidecar hit, gRPC", grpcPort, hitBody, sidecar.child.pid),
+      h2loadTarget("sidecar miss (cache off), Connect", `http://127.0.0.1:${noCache.port}${connectPath}`, hitBody, false, noCache.child.pid),
+      h2loadTarget("sidecar hit, Connect", `http://127.0.0.1:${grpcPort}${connectPath}`, hitBody, false, sidecar.child.pid),
+    ];
+    process.stderr.write(`benchmark (${QUICK ? "quick" : "full"}): ${targets.length} rows\n`);
+    const rows: Row[] = [];
+    for (const t of targets) rows.push(await measure(t));
+
+    // Fill the cache (10 000 entries) on the miss path, then read the peak RSS.
+    await targets[3]?.drive({ n: 12_000, concurrency: 8 });
+    const rssFull = peakRssMb(sidecar.child.pid as number);
+
+    const enrichment = await enrichmentBenchmark(QUICK ? 10 : 40);
+
+    const by = (n: string) => rows.find((r) => r.name.startsWith(n)) as Row;
+    const echoG = by("echo, gRPC");
+    const direct = by("direct");
+    const miss = by("sidecar miss, gRPC");
+    const hit = by("sidecar hit, gRPC");
+    const table = [
+      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | sidecar CPU s / 1000 calls | sidecar peak RSS (MB) |",
+      "|---|---|---|---|---|---|",
+      ...rows.map(
+        (r) =>
+          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps || "< 1000"}/s | ${f2(r.cpuPer1000)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
+      ),
+    ];
+    const ratios = [
+      "| ratio | measured | target |",
+      "|---|---|---|",
+      `| latency added over the direct call at 500/s, p90 (ms) | ${f2(miss.fixed.p90 - direct.fixed.p90)} | ≤ 0.6 |`,
+      `| latency added over the direct call at 500/s, p99 (ms) | ${f2(miss.fixed.p99 - direct.fixed.p99)} | ≤ 1.25 |`,
+      `| sidecar miss throughput / echo throughput (gRPC) | ${f2(miss.maxRps / (echoG.maxRps || Number.NaN))} | ≥ 0.85 |`,
+      `| vCPU per 1000 calls/s (miss, gRPC) | ${f2(miss.cpuPer1000)} | ≤ 0.45 (Dapr), on the way to 0.20 |`,
+      `| hit p50 / echo p50 (gRPC, one at a time) | ${f2(hit.single.p50 / echoG.single.p50)} | ≤ 1.1 |`,
+      `| peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
+      `| enrichment: the engine's 35 sequential queries / the sidecar's vector (time) | ${f2(enrichment.ratio)} (${f2(enrichment.engineMs)} ms / ${f2(enrichment.sidecarMs)} ms) | > 1 |`,
+    ];
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}`;
+    const report = `Machine: ${machine}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
+    process.stdout.write(`\n${report}`);
+    if (process.argv.includes("--write")) {
+      const path = `${ROOT}bench/RESULTS.md`;
+      writeFileSync(path, `# Benchmark results\n\nProduced by \`npm run bench -- --write\`; targets and method in README.md.\n\n${report}`);
+      process.stderr.write(`written to ${path}\n`);
+    }
+  } finally {
+    stopAll();
+  }
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`${e.stack ?? e.message}\n`);
+  process.exit(1);
+});

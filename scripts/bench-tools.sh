@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the benchmark's load generators: ghz (gRPC) from the Go module
+# proxy into .cache/bin, h2load from Debian's nghttp2-client, and Prometheus
+# for the enrichment benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOBIN="$PWD/.cache/bin"
+[ -x "$GOBIN/ghz" ] || go install github.com/bojand/ghz/cmd/ghz@v0.121.0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+fi
