@@ -85,7 +85,9 @@ export async function enrichmentBenchmark(rounds: number): Promise<{ sidecarMs: 
     const sidecarMs = await time(sidecarWay);
     await pool.close();
     await builder.close();
-    process.stderr.write(`  enrichment: engine's way ${queries.length} sequential queries ${engineMs.toFixed(2)} ms, sidecar ${sidecarMs.toFixed(2)} ms\n`);
+    process.stderr.write(
+      `  enrichment: engine's way ${queries.length} sequential queries ${engineMs.toFixed(2)} ms, sidecar ${sidecarMs.toFixed(2)} ms\n`,
+    );
     return { sidecarMs, engineMs, ratio: engineMs / sidecarMs };
   } finally {
     await prom.stop();

@@ -14,7 +14,7 @@
  * benchmark against a real Prometheus.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { promisify } from "node:util";
 import { enrichmentBenchmark } from "./enrichment.js";
@@ -134,6 +134,7 @@ function h2loadTarget(name: string, url: string, body: string, h1: boolean, pid?
     pid,
     async drive(load) {
       const log = `/tmp/bench-h2load-${process.pid}.log`;
+      rmSync(log, { force: true }); // h2load appends to its log file
       const args = ["-d", file, "-H", "content-type: application/json", "-c", String(load.concurrency), "-m", "1", `--log-file=${log}`];
       if (h1) args.push("--h1");
       if (load.n !== undefined) args.push("-n", String(load.n));
@@ -228,7 +229,13 @@ async function main(): Promise<void> {
       h2loadTarget("direct HTTP/1.1 to the backend", `http://127.0.0.1:${backend.port}/api/v1/anomaly/detect`, hitBody, true),
       ghzTarget("sidecar miss, gRPC", grpcPort, missData, sidecar.child.pid),
       ghzTarget("sidecar hit, gRPC", grpcPort, hitBody, sidecar.child.pid),
-      h2loadTarget("sidecar miss (cache off), Connect", `http://127.0.0.1:${noCache.port}${connectPath}`, hitBody, false, noCache.child.pid),
+      h2loadTarget(
+        "sidecar miss (cache off), Connect",
+        `http://127.0.0.1:${noCache.port}${connectPath}`,
+        hitBody,
+        false,
+        noCache.child.pid,
+      ),
       h2loadTarget("sidecar hit, Connect", `http://127.0.0.1:${grpcPort}${connectPath}`, hitBody, false, sidecar.child.pid),
     ];
     process.stderr.write(`benchmark (${QUICK ? "quick" : "full"}): ${targets.length} rows\n`);

@@ -3,6 +3,7 @@
  * injected parts and nothing global. It is what main.ts starts and what the
  * tests start on port 0.
  */
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -91,6 +92,8 @@ export function createServer(deps: ServerDeps): Sidecar {
   const drain = new Drain(config.server.max_concurrent_requests);
   let draining = false;
   const shutdown = new AbortController();
+  // connect-node adds one listener per call in flight to the shutdown signal.
+  setMaxListeners(0, shutdown.signal);
   const registry = loadDescriptorRegistry();
   const reflection = createReflectionServices(registry, [
     MLService.typeName,
