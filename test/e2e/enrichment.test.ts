@@ -214,6 +214,34 @@ describe("enrichment as part of a call", () => {
   });
 });
 
+describe("enrichment's own cache and coalescing", () => {
+  test("a workload's vector is reused within enrichment.cache_ttl, and identical builds in flight share their queries", async () => {
+    // "Now" is the test data's instant T, so that the workload has pods.
+    const s = await startSidecar(
+      { "backend.url": upstream.url, "enrichment.prometheus.url": prom.url, "enrichment.cache_ttl": "1m" },
+      { wallClock: () => T * 1000 },
+    );
+    sidecars.push(s);
+    const c = createClient(MLService, createGrpcWebTransport({ baseUrl: s.apiUrl, httpVersion: "1.1" }));
+    const queries = async () => {
+      const text = await (await fetch(`${s.adminUrl}/metrics`)).text();
+      return [...text.matchAll(/^aiops_sidecar_enrichment_query_duration_seconds_count\{[^}]*\} (\d+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
+    const ctx = { namespace: "shop", resource: "api" };
+    // Three identical calls at once ("now": the cacheable case): one build, 1 scope + 5 feature queries.
+    await Promise.all([0, 1, 2].map(() => c.getFeatures({ context: ctx })));
+    expect(await queries()).toBe(6);
+    await c.getFeatures({ context: ctx });
+    expect(await queries()).toBe(6);
+    // Another workload is built on its own.
+    await c.getFeatures({ context: { namespace: "shop", resource: "api-gateway" } });
+    expect(await queries()).toBe(12);
+  });
+});
+
 describe("when Prometheus cannot supply the data", () => {
   test("NaN from Prometheus is imputed, reported, and never sent; within max_imputed the answer is degraded", async () => {
     upstream.requests.length = 0;

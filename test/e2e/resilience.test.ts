@@ -130,7 +130,9 @@ describe("retries", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(arrivals.length).toBeGreaterThanOrEqual(2);
     expect(arrivals.length).toBeLessThan(10);
-    for (const at of arrivals) expect(at).toBeLessThan(300);
+    // A retry starts only with >= 20 ms of the deadline left (retry.min_attempt_time); arrival
+    // times are measured at the upstream from the client's start, so allow for transit.
+    for (const at of arrivals) expect(at).toBeLessThan(300 + 20);
   });
 });
 

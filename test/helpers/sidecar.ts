@@ -40,13 +40,20 @@ export class TestClock {
 
 export async function startSidecar(
   sets: Record<string, string | number | boolean> = {},
-  options: { clock?: TestClock } = {},
+  options: { clock?: TestClock; wallClock?: () => number } = {},
 ): Promise<RunningSidecar> {
   const config = testConfig(sets);
   const metrics = createMetrics({ processMetrics: false });
   const logger = pino({ level: "silent" });
   const backend = createBackend(config, { metrics });
-  const sidecar = createServer({ config, logger, metrics, backend, ...(options.clock ? { clock: options.clock.now } : {}) });
+  const sidecar = createServer({
+    config,
+    logger,
+    metrics,
+    backend,
+    ...(options.clock ? { clock: options.clock.now } : {}),
+    ...(options.wallClock ? { wallClock: options.wallClock } : {}),
+  });
   const addrs = await sidecar.start();
   return {
     sidecar,
