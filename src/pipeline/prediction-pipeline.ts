@@ -161,7 +161,7 @@ export class PredictionPipeline {
     return { enabled: this.cache.enabled, entries: this.cache.size, bytes: this.cache.bytes };
   }
 
-  /** The key for a request; exported behaviour for tests and for enrichment's own cache. */
+  /** The cache and coalescing key of a request (backend, model, RPC, canonical request, time bucket). */
   keyFor<R extends Rpc>(rpc: R, req: RpcTypes[R]["req"], evaluationMs: number | undefined): string {
     const { config } = this.deps;
     const at = evaluationMs ?? this.deps.wallClock();
