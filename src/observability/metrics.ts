@@ -100,6 +100,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
+    modelInfo: new Gauge({
+      name: `${PREFIX}model_info`,
+      help: "1 for each model that has answered, by backend, model name and the version the server reports (empty when it reports none).",
+      labelNames: ["backend", "model", "version"] as const,
+      registers: [registry],
+    }),
     imputedFeatures: new Counter({
       name: `${PREFIX}imputed_features_total`,
       help: "Features Prometheus could not supply, imputed by the documented rules, by feature set.",

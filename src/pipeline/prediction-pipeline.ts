@@ -205,6 +205,7 @@ export class PredictionPipeline {
           (reason) => metrics.retries.inc({ backend: backend.kind, rpc, reason }),
         ),
       );
+      if (fresh.model !== "") metrics.modelInfo.set({ backend: backend.kind, model: fresh.model, version: fresh.modelVersion }, 1);
       if (this.cache.enabled) {
         this.cache.store(key, { ...fresh, bytes: sizeOf(schema, fresh.response) });
         metrics.cacheEntries.set(this.cache.size);

@@ -111,5 +111,7 @@ describe.each(["kserve-v1", "kserve-v2"] as const)("%s", (kind) => {
     const metrics = await (await fetch(`${sc.adminUrl}/metrics`)).text();
     const path = kind === "kserve-v1" ? "/v1/models/anomaly-detector:predict" : "/v2/models/anomaly-detector/infer";
     expect(metrics).toContain(`aiops_sidecar_upstream_request_duration_seconds_count{backend="${kind}",endpoint="${path}",outcome="ok"} 1`);
+    // This server reports no model_version (V2 answers null), so the version label is empty.
+    expect(metrics).toContain(`aiops_sidecar_model_info{backend="${kind}",model="anomaly-detector",version=""} 1`);
   });
 });

@@ -158,3 +158,47 @@ describe("the adapter refuses a wrong width before sending", () => {
     call.dispose();
   });
 });
+
+describe("the model's version, where the server reports one", () => {
+  test("V2's model_version becomes part of the model the cache keys name", async () => {
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    upstream.on("POST /v2/models/anomaly-detector/infer", {
+      body: {
+        model_name: "anomaly-detector",
+        model_version: "7",
+        outputs: [{ name: "output-0", shape: [1], datatype: "INT64", data: [1] }],
+      },
+    });
+    const client = new UpstreamClient({
+      name: "kserve-v2",
+      baseUrl: upstream.url,
+      connections: 1,
+      keepAliveTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+      maxResponseBytes: 1 << 20,
+    });
+    const backend = new KServeBackend({
+      protocol: KSERVE_V2,
+      anomaly: { name: "anomaly-detector", features: NAMES, client },
+      predictive: { name: "predictive-analytics", features: ["a"], client, horizonMs: 1000 },
+    });
+    expect(backend.modelFor("DetectAnomaly")).toBe("anomaly-detector");
+    const call = createCallContext({
+      signal: new AbortController().signal,
+      timeoutMs: 5000,
+      capMs: 5000,
+      requestId: "r",
+      clock: () => performance.now(),
+    });
+    const a = await backend.detectAnomaly(create(DetectAnomalyRequestSchema, { metrics: metricsOf(GO_DEFAULT) }), call);
+    expect(a.modelVersion).toBe("7");
+    expect(backend.modelFor("DetectAnomaly")).toBe("anomaly-detector@7");
+    const sent = upstream.received("/v2/models/anomaly-detector/infer")[0]?.body as { inputs: { shape: number[]; data: number[] }[] };
+    expect(sent.inputs[0]?.shape).toEqual([1, 45]);
+    expect(sent.inputs[0]?.data).toEqual(GO_DEFAULT);
+    call.dispose();
+    await backend.close();
+    await upstream.stop();
+  });
+});
