@@ -45,16 +45,19 @@ for t in "${GO_TOOLS[@]}"; do
   fi
 done
 
-step "install: Prometheus and promtool (Debian's prometheus package)"
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+step "install: Debian packages (prometheus and promtool; openssl for the TLS tests)"
+need=()
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || need+=(prometheus)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus; then
+  if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"; then
     # The package may start a system Prometheus; the tests run their own.
     $SUDO systemctl stop prometheus >/dev/null 2>&1 || true
     $SUDO pkill -x prometheus >/dev/null 2>&1 || true
   else
-    ko "install prometheus"
+    ko "install ${need[*]}"
   fi
 fi
 
