@@ -45,6 +45,26 @@ export function isDeadlineReason(reason: unknown): boolean {
   return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
 }
 
+/**
+ * A signal that aborts when `parent` does (with its reason) or after `ms`
+ * (with DEADLINE_EXCEEDED and `what` in the message); `dispose` releases the
+ * timer and the listener.
+ */
+export function linkedDeadline(parent: AbortSignal, ms: number, what: string): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new ConnectError(`${what} of ${Math.round(ms)}ms passed`, Code.DeadlineExceeded)), ms);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
 /** Creates the context for one call; see {@link CallContext}. */
 export function createCallContext(init: CallContextInit): CallContext {
   const now = init.clock();
@@ -67,24 +87,14 @@ export function createCallContext(init: CallContextInit): CallContext {
       dispose: () => {},
     };
   }
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(init.signal.reason);
-  if (init.signal.aborted) onAbort();
-  else init.signal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(
-    () => controller.abort(new ConnectError(`backend.timeout of ${init.capMs}ms passed`, Code.DeadlineExceeded)),
-    budget,
-  );
+  const linked = linkedDeadline(init.signal, budget, "backend.timeout");
   return {
-    signal: controller.signal,
+    signal: linked.signal,
     deadline,
     requestId: init.requestId,
     forwardHeaders,
     remainingMs: () => Math.max(0, deadline - init.clock()),
     callerGone: () => init.signal.aborted,
-    dispose: () => {
-      clearTimeout(timer);
-      init.signal.removeEventListener("abort", onAbort);
-    },
+    dispose: linked.dispose,
   };
 }

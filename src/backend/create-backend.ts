@@ -2,11 +2,9 @@
  * Builds the configured backend. One factory per backend kind: adding a
  * protocol is one adapter file and one line here.
  */
-import type { Dispatcher } from "undici";
 import type { BackendKind, Config } from "../config/schema.js";
 import { featureNames } from "../enrichment/feature-definitions.js";
-import { UpstreamClient } from "../http/upstream-client.js";
-import type { Metrics } from "../observability/metrics.js";
+import { type PooledClientOptions, pooledClient } from "../http/pooled-client.js";
 import type { Backend } from "./backend.js";
 import { BuiltinBackend } from "./builtin-backend.js";
 import { KServeBackend } from "./kserve-backend.js";
@@ -15,37 +13,16 @@ import { KSERVE_V1 } from "./kserve-v1.js";
 import { KSERVE_V2 } from "./kserve-v2.js";
 import { RestBackend } from "./rest-backend.js";
 
-/** What a factory may use besides the configuration. */
-export interface BackendDeps {
-  /** Injected dispatcher for tests; default: a Pool per upstream. */
-  readonly dispatcher?: Dispatcher;
-  /** Where upstream call durations and outcomes are recorded. */
-  readonly metrics?: Metrics;
-}
-
-/** A pooled client for one upstream URL, configured from `pool.*`. */
-export function upstreamClient(name: string, url: string, config: Config, deps: BackendDeps): UpstreamClient {
-  return new UpstreamClient({
-    name,
-    baseUrl: url,
-    connections: config.pool.connections,
-    keepAliveTimeoutMs: config.pool.keep_alive_timeout,
-    connectTimeoutMs: config.pool.connect_timeout,
-    maxResponseBytes: config.pool.max_response_bytes,
-    dispatcher: deps.dispatcher,
-    observe: deps.metrics
-      ? (endpoint, outcome, seconds) => deps.metrics?.upstreamDuration.observe({ backend: name, endpoint, outcome }, seconds)
-      : undefined,
-  });
-}
+/** What a factory may use besides the configuration: an injected dispatcher, the metrics. */
+export type BackendDeps = Omit<PooledClientOptions, "ca">;
 
 /** A KServe backend: one pooled client per distinct model URL. */
 function kserve(protocol: KServeProtocol, config: Config, deps: BackendDeps): Backend {
   const { models } = config.backend;
   const anomalyUrl = models.anomaly.url || config.backend.url;
   const predictiveUrl = models.predictive.url || config.backend.url;
-  const anomalyClient = upstreamClient(protocol.kind, anomalyUrl, config, deps);
-  const predictiveClient = predictiveUrl === anomalyUrl ? anomalyClient : upstreamClient(protocol.kind, predictiveUrl, config, deps);
+  const anomalyClient = pooledClient(protocol.kind, anomalyUrl, config, deps);
+  const predictiveClient = predictiveUrl === anomalyUrl ? anomalyClient : pooledClient(protocol.kind, predictiveUrl, config, deps);
   const sets = config.enrichment.features;
   return new KServeBackend({
     protocol,
@@ -60,7 +37,7 @@ function kserve(protocol: KServeProtocol, config: Config, deps: BackendDeps): Ba
 }
 
 const FACTORIES: Record<BackendKind, (config: Config, deps: BackendDeps) => Backend> = {
-  rest: (config, deps) => new RestBackend(upstreamClient("rest", config.backend.url, config, deps)),
+  rest: (config, deps) => new RestBackend(pooledClient("rest", config.backend.url, config, deps)),
   "kserve-v1": (config, deps) => kserve(KSERVE_V1, config, deps),
   "kserve-v2": (config, deps) => kserve(KSERVE_V2, config, deps),
   builtin: () => new BuiltinBackend(),

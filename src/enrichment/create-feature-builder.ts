@@ -1,7 +1,7 @@
 /** Builds the enrichment machinery from configuration, when PROMETHEUS_URL is set. */
 import type { Clock } from "../api/call-context.js";
 import type { Config } from "../config/schema.js";
-import { UpstreamClient } from "../http/upstream-client.js";
+import { pooledClient } from "../http/pooled-client.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { FeatureBuilder } from "./feature-builder.js";
@@ -20,15 +20,8 @@ export interface FeatureBuilderDeps {
 export function createFeatureBuilder(config: Config, deps: FeatureBuilderDeps): FeatureBuilder | undefined {
   const p = config.enrichment.prometheus;
   if (p.url === "") return undefined;
-  const http = new UpstreamClient({
-    name: "prometheus",
-    baseUrl: p.url,
-    connections: config.pool.connections,
-    keepAliveTimeoutMs: config.pool.keep_alive_timeout,
-    connectTimeoutMs: config.pool.connect_timeout,
-    maxResponseBytes: config.pool.max_response_bytes,
-    ca: deps.ca,
-  });
+  // Prometheus' queries are measured by aiops_sidecar_enrichment_query_duration_seconds instead.
+  const http = pooledClient("prometheus", p.url, config, { ca: deps.ca });
   return new FeatureBuilder({
     prometheus: new PrometheusClient(http, {
       tokenFile: p.token_file || undefined,

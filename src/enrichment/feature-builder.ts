@@ -10,7 +10,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { LRUCache } from "lru-cache";
 import type { CallContext, Clock } from "../api/call-context.js";
-import { isDeadlineReason } from "../api/call-context.js";
+import { isDeadlineReason, linkedDeadline } from "../api/call-context.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -106,24 +106,11 @@ export class FeatureBuilder {
     return vector;
   }
 
+  /** This build's share of the caller's remaining deadline, capped by the per-query timeout. */
   private budget(call: CallContext): { signal: AbortSignal; timeoutS: number; done: () => void } {
     const ms = Math.max(1, Math.min(this.o.queryTimeoutMs, call.remainingMs() * this.o.deadlineShare));
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(call.signal.reason);
-    call.signal.addEventListener("abort", onAbort, { once: true });
-    if (call.signal.aborted) onAbort();
-    const timer = setTimeout(
-      () => controller.abort(new ConnectError(`enrichment budget of ${Math.round(ms)}ms passed`, Code.DeadlineExceeded)),
-      ms,
-    );
-    return {
-      signal: controller.signal,
-      timeoutS: ms / 1000,
-      done: () => {
-        clearTimeout(timer);
-        call.signal.removeEventListener("abort", onAbort);
-      },
-    };
+    const linked = linkedDeadline(call.signal, ms, "enrichment budget");
+    return { signal: linked.signal, timeoutS: ms / 1000, done: linked.dispose };
   }
 
   private async timed(kind: string, run: () => Promise<QueryResult>): Promise<QueryResult> {
@@ -232,12 +219,7 @@ export class FeatureBuilder {
       }
       if (e instanceof UpstreamError) throw e;
       if (isDeadlineReason(e) || call.signal.aborted) {
-        throw new UpstreamError("deadline passed while fetching features from Prometheus", {
-          kind: isDeadlineReason(e) ? "timeout" : "cancelled",
-          upstream: "prometheus",
-          endpoint: "/api/v1/query",
-          cause: e,
-        });
+        throw UpstreamError.fromAbort(e, "prometheus", "/api/v1/query", "fetching features from Prometheus");
       }
       throw e;
     } finally {

@@ -45,6 +45,8 @@ export interface UpstreamErrorInit {
   readonly cause?: unknown;
 }
 
+import { isDeadlineReason } from "../api/call-context.js";
+
 /** Thrown by every upstream adapter; mapped to a ConnectError by the error table. */
 export class UpstreamError extends Error {
   readonly kind: FailureKind;
@@ -65,6 +67,21 @@ export class UpstreamError extends Error {
     this.bodyExcerpt = init.bodyExcerpt;
     this.retryAfterMs = init.retryAfterMs;
     this.violations = init.violations ?? [];
+  }
+
+  /**
+   * The error for a call ended by its signal: `timeout` when the reason is
+   * a deadline, else `cancelled` (the caller went away). Neither counts
+   * against the breaker.
+   */
+  static fromAbort(reason: unknown, upstream: string, endpoint: string, what: string): UpstreamError {
+    const deadline = isDeadlineReason(reason);
+    return new UpstreamError(`${what}: ${deadline ? "the deadline passed first" : "the caller cancelled"}`, {
+      kind: deadline ? "timeout" : "cancelled",
+      upstream,
+      endpoint,
+      cause: reason,
+    });
   }
 
   /**

@@ -5,7 +5,6 @@
  * error paths too, so no connection is leaked.
  */
 import { type Dispatcher, Pool } from "undici";
-import { isDeadlineReason } from "../api/call-context.js";
 import { excerpt, type FieldViolation, UpstreamError } from "../errors/upstream-error.js";
 
 export interface UpstreamClientOptions {
@@ -221,11 +220,7 @@ export class UpstreamClient {
   }
 
   private abortError(endpoint: string, reason: unknown): UpstreamError {
-    const deadline = isDeadlineReason(reason);
-    return new UpstreamError(
-      deadline ? `${this.name} ${endpoint}: deadline passed before the upstream answered` : `${this.name} ${endpoint}: caller cancelled`,
-      { kind: deadline ? "timeout" : "cancelled", upstream: this.name, endpoint, cause: reason },
-    );
+    return UpstreamError.fromAbort(reason, this.name, endpoint, `${this.name} ${endpoint}`);
   }
 
   private classify(

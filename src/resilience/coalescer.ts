@@ -6,7 +6,6 @@
  * govern every waiter, which is wrong when each has its own deadline.)
  */
 import type { CallContext } from "../api/call-context.js";
-import { isDeadlineReason } from "../api/call-context.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 
 class Flight<T> {
@@ -37,15 +36,8 @@ class Flight<T> {
   }
 }
 
-function abortError(reason: unknown): UpstreamError {
-  const deadline = isDeadlineReason(reason);
-  return new UpstreamError(deadline ? "deadline passed while waiting for a shared upstream call" : "caller cancelled", {
-    kind: deadline ? "timeout" : "cancelled",
-    upstream: "coalescer",
-    endpoint: "",
-    cause: reason,
-  });
-}
+const abortError = (reason: unknown): UpstreamError =>
+  UpstreamError.fromAbort(reason, "coalescer", "", "waiting for a shared upstream call");
 
 export class Coalescer<T> {
   private readonly flights = new Map<string, Flight<T>>();
@@ -67,11 +59,12 @@ export class Coalescer<T> {
       const f = new Flight<T>();
       flight = f;
       this.flights.set(key, f);
+      // The first caller is a waiter before the work starts, so the shared
+      // context sees its deadline from the first instant (join adds it again: a Set).
       f.waiters.add(call);
       f.promise = work(f.sharedContext(call)).finally(() => {
         if (this.flights.get(key) === f) this.flights.delete(key);
       });
-      f.waiters.delete(call);
     } else {
       this.onJoin?.();
     }
@@ -80,7 +73,11 @@ export class Coalescer<T> {
 
   private join(flight: Flight<T>, call: CallContext): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (call.signal.aborted) return reject(abortError(call.signal.reason));
+      if (call.signal.aborted) {
+        flight.waiters.delete(call);
+        if (flight.waiters.size === 0) flight.controller.abort(call.signal.reason);
+        return reject(abortError(call.signal.reason));
+      }
       flight.waiters.add(call);
       const leave = (): void => {
         flight.waiters.delete(call);

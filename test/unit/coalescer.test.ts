@@ -87,3 +87,18 @@ describe("coalescer", () => {
     expect(runs).toBe(2);
   });
 });
+
+describe("a caller already gone", () => {
+  test("is refused at once, and the work it alone started is aborted", async () => {
+    const c = new Coalescer<string>();
+    const gone = call();
+    gone.abort(false);
+    let shared!: CallContext;
+    const p = c.run("k", gone, (s) => {
+      shared = s;
+      return new Promise(() => {});
+    });
+    await expect(p).rejects.toMatchObject({ kind: "cancelled" });
+    expect(shared.signal.aborted).toBe(true);
+  });
+});
