@@ -22,6 +22,7 @@ import type { Metrics } from "./observability/metrics.js";
 import { PredictionPipeline } from "./pipeline/prediction-pipeline.js";
 import { createApiListener } from "./server/api-listener.js";
 import { Drain } from "./server/drain.js";
+import { createGrpcUnaryHandler } from "./server/grpc-unary.js";
 
 export interface ServerDeps {
   readonly config: Config;
@@ -101,21 +102,29 @@ export function createServer(deps: ServerDeps): Sidecar {
     ServerReflectionV1.typeName,
     ServerReflectionV1alpha.typeName,
   ]);
-  const handler = connectNodeAdapter({
+  const services = [
+    [MLService, createMlService({ pipeline, drain, features, config, logger, metrics, clock })],
+    [Health, createHealthService(health)],
+    [ServerReflectionV1, reflection.v1],
+    [ServerReflectionV1alpha, reflection.v1alpha],
+  ] as const;
+  const transport = {
     // The transport-level bound on a message; validation reports sizes
     // between max_request_bytes and this as INVALID_ARGUMENT naming the field.
     readMaxBytes: config.server.max_request_bytes * 4,
     maxTimeoutMs: config.server.max_timeout,
     shutdownSignal: shutdown.signal,
+  };
+  const handler = connectNodeAdapter({
+    ...transport,
     jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
     routes(router) {
-      router.service(MLService, createMlService({ pipeline, drain, features, config, logger, metrics, clock }));
-      router.service(Health, createHealthService(health));
-      router.service(ServerReflectionV1, reflection.v1);
-      router.service(ServerReflectionV1alpha, reflection.v1alpha);
+      for (const [service, impl] of services) router.service(service, impl as never);
     },
   });
-  const api = createApiListener(handler);
+  const api = createApiListener(handler, {
+    first: config.server.grpc_unary_fast_path ? createGrpcUnaryHandler({ ...transport, services }) : undefined,
+  });
   // Health alone, for kubelet's gRPC probes on the pod IP (server.health_addr).
   const healthOnly =
     config.server.health_addr === ""

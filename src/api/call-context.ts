@@ -5,7 +5,14 @@
  * no (or a longer) deadline. Its abort reason is always a ConnectError, so
  * every layer below tells a deadline from a cancellation the same way.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
+
+/**
+ * The request message's size on the wire, when the transport knows it (the
+ * gRPC unary path does): validation then need not encode the message again
+ * to check server.max_request_bytes.
+ */
+export const MESSAGE_BYTES = createContextKey<number | undefined>(undefined, { description: "request message bytes on the wire" });
 
 /** A clock in milliseconds; injectable so that tests need no sleeping. */
 export type Clock = () => number;

@@ -34,7 +34,7 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { LadderAnswer, PredictionPipeline } from "../pipeline/prediction-pipeline.js";
 import type { Drain } from "../server/drain.js";
-import { type CallContext, type Clock, createCallContext } from "./call-context.js";
+import { type CallContext, type Clock, createCallContext, MESSAGE_BYTES } from "./call-context.js";
 import { validateAnalyzePatterns, validateDetectAnomaly, validateGetFeatures, validatePredict } from "./validate.js";
 
 /** Everything the service needs, injected. */
@@ -197,13 +197,16 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     return { metrics: r.metrics, used: r };
   }
 
-  const limits = { maxRequestBytes: config.server.max_request_bytes };
+  const limits = (ctx: HandlerContext) => ({
+    maxRequestBytes: config.server.max_request_bytes,
+    messageBytes: ctx.values.get(MESSAGE_BYTES),
+  });
 
   return {
     detectAnomaly(req, ctx) {
       return handle("DetectAnomaly", ctx, async (call) => {
         const p = plan(req.enrichment, "anomaly", req.metrics);
-        reject("DetectAnomaly", validateDetectAnomaly(req, { ...limits, enrichmentWillRun: p.fetch }));
+        reject("DetectAnomaly", validateDetectAnomaly(req, { ...limits(ctx), enrichmentWillRun: p.fetch }));
         const { metrics: sent, used } = await enrichIf(p, "anomaly", req.metrics, req.context, req.enrichment, call);
         const upstreamReq = sent === req.metrics ? req : { ...req, metrics: [...sent] };
         const answer = await pipeline.run("DetectAnomaly", upstreamReq, call, evaluationMs(req.enrichment));
@@ -216,7 +219,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       return handle("Predict", ctx, async (call) => {
         const given = req.issueContext?.metrics ?? [];
         const p = plan(req.enrichment, "predictive", given);
-        reject("Predict", validatePredict(req, { ...limits, enrichmentWillRun: p.fetch }));
+        reject("Predict", validatePredict(req, { ...limits(ctx), enrichmentWillRun: p.fetch }));
         const { metrics: sent, used } = await enrichIf(p, "predictive", given, req.context, req.enrichment, call);
         const upstreamReq =
           sent === given
@@ -237,7 +240,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
 
     analyzePatterns(req, ctx) {
       return handle("AnalyzePatterns", ctx, async (call) => {
-        reject("AnalyzePatterns", validateAnalyzePatterns(req, { ...limits, enrichmentWillRun: false }));
+        reject("AnalyzePatterns", validateAnalyzePatterns(req, { ...limits(ctx), enrichmentWillRun: false }));
         const answer = await pipeline.run("AnalyzePatterns", req, call);
         answer.response.metadata = metadataFor(answer, call, givenOnly(req.historicalData?.metrics ?? []));
         return answer.response;

@@ -33,6 +33,8 @@ export interface ValidationRules {
   readonly maxRequestBytes: number;
   /** Whether this call will fetch features, so the workload must be named. */
   readonly enrichmentWillRun: boolean;
+  /** The request's size on the wire when the transport knows it; else it is encoded to be measured. */
+  readonly messageBytes?: number | undefined;
 }
 
 class Violations {
@@ -81,7 +83,7 @@ function checkSize(v: Violations, bytes: number, rules: ValidationRules, largest
 /** Validates DetectAnomaly; returns every violation found. */
 export function validateDetectAnomaly(req: DetectAnomalyRequest, rules: ValidationRules): FieldViolation[] {
   const v = new Violations();
-  checkSize(v, toBinary(DetectAnomalyRequestSchema, req).byteLength, rules, "metrics");
+  checkSize(v, rules.messageBytes ?? toBinary(DetectAnomalyRequestSchema, req).byteLength, rules, "metrics");
   checkMetrics(v, "metrics", req.metrics);
   checkContext(v, req.context, rules);
   if (req.metrics.length === 0 && !rules.enrichmentWillRun) {
@@ -93,7 +95,7 @@ export function validateDetectAnomaly(req: DetectAnomalyRequest, rules: Validati
 /** Validates Predict; returns every violation found. */
 export function validatePredict(req: PredictRequest, rules: ValidationRules): FieldViolation[] {
   const v = new Violations();
-  checkSize(v, toBinary(PredictRequestSchema, req).byteLength, rules, "issue_context.metrics");
+  checkSize(v, rules.messageBytes ?? toBinary(PredictRequestSchema, req).byteLength, rules, "issue_context.metrics");
   const ic = req.issueContext;
   checkMetrics(v, "issue_context.metrics", ic?.metrics ?? []);
   if ((ic?.currentState.length ?? 0) > MAX_NAME_LENGTH) {
@@ -112,7 +114,7 @@ export function validatePredict(req: PredictRequest, rules: ValidationRules): Fi
 /** Validates AnalyzePatterns; returns every violation found. */
 export function validateAnalyzePatterns(req: AnalyzePatternsRequest, rules: ValidationRules): FieldViolation[] {
   const v = new Violations();
-  checkSize(v, toBinary(AnalyzePatternsRequestSchema, req).byteLength, rules, "historical_data.events");
+  checkSize(v, rules.messageBytes ?? toBinary(AnalyzePatternsRequestSchema, req).byteLength, rules, "historical_data.events");
   const h = req.historicalData;
   if (h === undefined) v.add("historical_data", "required");
   else {

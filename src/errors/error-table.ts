@@ -44,7 +44,9 @@ export function codeFor(e: UpstreamError): Code {
     case "timeout":
       return Code.DeadlineExceeded;
     case "cancelled":
-      return Code.Canceled;
+      // Cut short by the call's own signal: the caller left (CANCELLED), or
+      // the sidecar is shutting down (UNAVAILABLE, which callers may retry).
+      return e.cause instanceof ConnectError ? e.cause.code : Code.Canceled;
     case "malformed":
     case "too_large":
       return Code.Internal;

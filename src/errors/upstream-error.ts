@@ -10,7 +10,7 @@ export type FailureKind =
   | "connect"
   /** The deadline (the caller's, or backend.timeout) passed first. */
   | "timeout"
-  /** The caller went away; not the upstream's fault. */
+  /** The caller went away, or the sidecar is shutting down; not the upstream's fault. */
   | "cancelled"
   /** The upstream answered with an HTTP error status. */
   | "status"
@@ -45,6 +45,7 @@ export interface UpstreamErrorInit {
   readonly cause?: unknown;
 }
 
+import { Code, ConnectError } from "@connectrpc/connect";
 import { isDeadlineReason } from "../api/call-context.js";
 
 /** Thrown by every upstream adapter; mapped to a ConnectError by the error table. */
@@ -76,12 +77,17 @@ export class UpstreamError extends Error {
    */
   static fromAbort(reason: unknown, upstream: string, endpoint: string, what: string): UpstreamError {
     const deadline = isDeadlineReason(reason);
-    return new UpstreamError(`${what}: ${deadline ? "the deadline passed first" : "the caller cancelled"}`, {
-      kind: deadline ? "timeout" : "cancelled",
-      upstream,
-      endpoint,
-      cause: reason,
-    });
+    // The sidecar's own shutdown aborts with UNAVAILABLE: say so, not "the caller cancelled".
+    const ownReason = !deadline && reason instanceof ConnectError && reason.code !== Code.Canceled;
+    return new UpstreamError(
+      `${what}: ${deadline ? "the deadline passed first" : ownReason ? reason.rawMessage : "the caller cancelled"}`,
+      {
+        kind: deadline ? "timeout" : "cancelled",
+        upstream,
+        endpoint,
+        cause: reason,
+      },
+    );
   }
 
   /**

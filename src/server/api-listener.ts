@@ -16,6 +16,8 @@ type NodeHandlerFn = ReturnType<typeof connectNodeAdapter>;
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export interface ApiListenerOptions {
+  /** Serves what it can of HTTP/2 requests first (the gRPC unary path); the rest go to `handler`. */
+  readonly first?: ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean) | undefined;
   /** Idle HTTP/1.1 keep-alive connections are closed after this. */
   readonly keepAliveTimeoutMs?: number;
   /** A connection that sends nothing this long is closed. */
@@ -33,7 +35,15 @@ export interface ApiListener {
 
 export function createApiListener(handler: NodeHandlerFn, options: ApiListenerOptions = {}): ApiListener {
   const h1 = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, handler);
-  const h2 = http2.createServer({}, handler);
+  const first = options.first;
+  const h2 = http2.createServer(
+    {},
+    first === undefined
+      ? handler
+      : (req, res) => {
+          if (!first(req, res)) handler(req, res);
+        },
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
     sessions.add(s);

@@ -32,6 +32,16 @@ describe("error table", () => {
     expect(codeFor(err(kind, status))).toBe(code);
   });
 
+  test("a call cut short by its own signal: CANCELLED when the caller left, UNAVAILABLE when the sidecar shuts down", () => {
+    const left = UpstreamError.fromAbort(new ConnectError("gone", Code.Canceled), "rest", "/e", "calling");
+    const shutdown = UpstreamError.fromAbort(new ConnectError("sidecar is shutting down", Code.Unavailable), "rest", "/e", "calling");
+    const deadline = UpstreamError.fromAbort(new ConnectError("late", Code.DeadlineExceeded), "rest", "/e", "calling");
+    expect([codeFor(left), codeFor(shutdown), codeFor(deadline)]).toEqual([Code.Canceled, Code.Unavailable, Code.DeadlineExceeded]);
+    expect(shutdown.message).toBe("calling: sidecar is shutting down");
+    expect(left.message).toBe("calling: the caller cancelled");
+    expect(shutdown.isUpstreamFault).toBe(false);
+  });
+
   test("details carry the upstream, endpoint, status and body excerpt; the cause is kept", () => {
     const e = err("status", 503, { bodyExcerpt: '{"error":"warming up"}' });
     const c = toConnectError(e);

@@ -1,0 +1,268 @@
+/**
+ * The gRPC unary path: what the engine calls, every call. connect-node's
+ * universal handler runs each call through a chain of async generators,
+ * three linked AbortControllers and a DOMException at the end of every call
+ * (bench/README.md has the profile); on this path that is most of the
+ * sidecar's CPU. This handler serves unary methods over gRPC (HTTP/2,
+ * binary, uncompressed) directly on Node's HTTP/2 request and response,
+ * with connect's own pieces for the protocol details — timeout parsing,
+ * trailer status (grpc-status, grpc-message, grpc-status-details-bin) — and
+ * the same service implementations and HandlerContext. Everything else
+ * (Connect, gRPC-Web, gRPC+JSON, compressed messages, streaming methods,
+ * unknown paths) is declined and goes to connect-node unchanged.
+ */
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { create, type DescMessage, type DescMethodUnary, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { MESSAGE_BYTES } from "../api/call-context.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: connect's ServiceImpl is typed per service; this path calls it generically.
+type AnyImpl = Record<string, any>;
+
+interface Route {
+  readonly method: DescMethodUnary;
+  readonly service: DescService;
+  readonly impl: (req: unknown, ctx: HandlerContext) => unknown;
+}
+
+export interface GrpcUnaryOptions {
+  /** The services and their implementations, as given to connect's router. */
+  readonly services: ReadonlyArray<readonly [DescService, AnyImpl]>;
+  /** Largest accepted message, as connect's readMaxBytes. */
+  readonly readMaxBytes: number;
+  /** Largest accepted grpc-timeout, as connect's maxTimeoutMs. */
+  readonly maxTimeoutMs: number;
+  /** Aborts every call in flight (shutdown), as connect's shutdownSignal. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/** Serves a request and returns true, or returns false for connect-node to serve it. */
+export type GrpcUnaryHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+
+const CONTENT_TYPE = /^application\/grpc(\+proto)?$/i;
+const RESPONSE_HEADER = { "content-type": "application/grpc+proto" };
+const ENVELOPE = 5;
+
+/** The abort reason when the stream closes before the answer: the caller is gone. */
+function closedReason(rstCode: number | undefined): ConnectError {
+  return new ConnectError(`the caller closed the stream (http/2 code 0x${(rstCode ?? 0).toString(16)})`, Code.Canceled);
+}
+
+export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHandler {
+  const routes = new Map<string, Route>();
+  for (const [service, impl] of options.services) {
+    for (const method of service.methods) {
+      const fn = impl[method.localName];
+      if (method.methodKind !== "unary" || typeof fn !== "function") continue;
+      routes.set(`/${service.typeName}/${method.name}`, { method: method as DescMethodUnary, service, impl: fn.bind(impl) });
+    }
+  }
+  // One listener on the shutdown signal for every call, rather than one per
+  // call: the first listener on a signal is what costs (~4 µs in Node 20).
+  const inFlight = new Set<AbortController>();
+  options.shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const c of inFlight) c.abort(options.shutdownSignal.reason);
+    },
+    { once: true },
+  );
+
+  return (req, res) => {
+    const route = routes.get(req.url);
+    const contentType = req.headers["content-type"];
+    const encoding = req.headers["grpc-encoding"];
+    if (
+      route === undefined ||
+      req.method !== "POST" ||
+      contentType === undefined ||
+      !CONTENT_TYPE.test(contentType) ||
+      (encoding !== undefined && encoding !== "identity")
+    ) {
+      return false;
+    }
+    serve(route, req, res, options, inFlight);
+    return true;
+  };
+}
+
+function serve(
+  route: Route,
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  options: GrpcUnaryOptions,
+  inFlight: Set<AbortController>,
+): void {
+  const stream = req.stream;
+  const responseHeader = new Headers(RESPONSE_HEADER);
+  let responseTrailer: Headers | undefined;
+  let answered = false;
+
+  const timeout = parseTimeout((req.headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs);
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  if (timeout.timeoutMs !== undefined && timeout.error === undefined) {
+    timer = setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
+  }
+  const onClose = (): void => {
+    if (!answered) controller.abort(closedReason(stream.rstCode));
+    finish();
+  };
+  const finish = (): void => {
+    clearTimeout(timer);
+    inFlight.delete(controller);
+    stream.off("close", onClose);
+  };
+  if (options.shutdownSignal.aborted) controller.abort(options.shutdownSignal.reason);
+  else inFlight.add(controller);
+  stream.once("close", onClose);
+
+  const respond = (body: Uint8Array | undefined, error: ConnectError | undefined): void => {
+    if (answered) return;
+    answered = true;
+    finish();
+    if (stream.destroyed || stream.closed) return;
+    const head: Record<string, string> = {};
+    responseHeader.forEach((v, k) => {
+      head[k] = v;
+    });
+    const tail: Record<string, string> = {};
+    if (responseTrailer !== undefined || error !== undefined) {
+      setTrailerStatus((responseTrailer ??= new Headers()), error).forEach((v, k) => {
+        tail[k] = v;
+      });
+    } else tail["grpc-status"] = "0";
+    res.writeHead(200, head);
+    res.addTrailers(tail);
+    if (body === undefined) res.end();
+    else {
+      const frame = Buffer.allocUnsafe(ENVELOPE + body.byteLength);
+      frame[0] = 0;
+      frame.writeUInt32BE(body.byteLength, 1);
+      frame.set(body, ENVELOPE);
+      res.end(frame);
+    }
+  };
+  const fail = (e: unknown): void => {
+    const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+    if (!controller.signal.aborted) controller.abort(error);
+    respond(undefined, error);
+  };
+
+  if (timeout.error !== undefined) {
+    req.resume();
+    fail(timeout.error);
+    return;
+  }
+
+  // Read the one enveloped message, bounded by readMaxBytes.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let declared = -1;
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (declared < 0 && size >= ENVELOPE) {
+      const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+      declared = head.readUInt32BE(1);
+      if (declared > options.readMaxBytes) {
+        req.off("data", onData);
+        req.off("end", onEnd);
+        req.resume();
+        fail(
+          new ConnectError(
+            `message size ${declared} is larger than configured readMaxBytes ${options.readMaxBytes}`,
+            Code.ResourceExhausted,
+          ),
+        );
+      }
+    }
+  };
+  const onEnd = (): void => {
+    let input: unknown;
+    try {
+      input = parseUnary(route.method.input, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    const ctx: HandlerContext = {
+      method: route.method,
+      service: route.service,
+      requestMethod: "POST",
+      protocolName: "grpc",
+      url: `http://${req.headers[":authority"] ?? "localhost"}${req.url}`,
+      signal: controller.signal,
+      timeoutMs: deadlineFn(timeout.timeoutMs),
+      requestHeader: requestHeaders(req),
+      responseHeader,
+      // Most calls never touch their trailers: made when first asked for.
+      get responseTrailer() {
+        responseTrailer ??= new Headers();
+        return responseTrailer;
+      },
+      values: createContextValues().set(MESSAGE_BYTES, size - ENVELOPE),
+    };
+    let out: unknown;
+    try {
+      out = route.impl(input, ctx);
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    Promise.resolve(out).then((message) => {
+      let body: Uint8Array;
+      try {
+        const output = route.method.output;
+        body = toBinary(output, isMessage(message, output) ? message : create(output, message as never));
+      } catch (e) {
+        fail(new ConnectError(`serialize binary: ${String(e)}`, Code.Internal));
+        return;
+      }
+      respond(body, undefined);
+    }, fail);
+  };
+  req.on("data", onData);
+  req.once("end", onEnd);
+}
+
+/** The one message of a unary request body, with connect's errors for malformed ones. */
+function parseUnary(schema: DescMessage, body: Buffer): unknown {
+  if (body.byteLength === 0) {
+    throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
+  }
+  if (body.byteLength < ENVELOPE) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  const length = body.readUInt32BE(1);
+  const end = ENVELOPE + length;
+  if (body.byteLength < end) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  if (body.byteLength > end) {
+    throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+  }
+  if (((body[0] as number) & 0b1) === 0b1) {
+    throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
+  }
+  try {
+    return fromBinary(schema, body.subarray(ENVELOPE, end));
+  } catch (e) {
+    throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
+  }
+}
+
+/** HandlerContext.timeoutMs: the time left before the caller's deadline. */
+function deadlineFn(timeoutMs: number | undefined): () => number | undefined {
+  if (timeoutMs === undefined) return () => undefined;
+  const at = Date.now() + timeoutMs;
+  return () => at - Date.now();
+}
+
+/** The request's metadata as fetch Headers, without HTTP/2 pseudo-headers. */
+function requestHeaders(req: Http2ServerRequest): Headers {
+  const h = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i] as string;
+    if (k.charCodeAt(0) !== 58 /* ':' */) h.append(k, raw[i + 1] as string);
+  }
+  return h;
+}
