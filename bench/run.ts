@@ -17,6 +17,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { promisify } from "node:util";
+import { Pool } from "undici";
 import { enrichmentBenchmark } from "./enrichment.js";
 
 const run = promisify(execFile);
@@ -27,7 +28,11 @@ const FIXED_S = QUICK ? 8 : 30;
 const WARM_S = QUICK ? 2 : 5;
 const STEP_S = QUICK ? 3 : 5;
 const ONE_AT_A_TIME = QUICK ? 500 : 2000;
-const RATES = [1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
+const CPU_RPS = 1000;
+const CPU_S = QUICK ? 6 : 15;
+const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000];
+/** Each ghz run gets its own workload name ({{run}} in the data), so "miss" rows never hit entries of an earlier run. */
+let runs = 0;
 
 interface Proc {
   child: ChildProcess;
@@ -82,7 +87,7 @@ interface Load {
 interface Target {
   name: string;
   drive(load: Load): Promise<Latency>;
-  /** The process whose CPU and memory are the sidecar's cost (undefined for baselines). */
+  /** The server process whose CPU and memory are measured (undefined: not measured). */
   pid?: number | undefined;
 }
 
@@ -100,7 +105,7 @@ function ghzTarget(name: string, port: number, data: string, pid?: number): Targ
         "--call",
         "aiops.ml.v1.MLService.DetectAnomaly",
         "-d",
-        data,
+        data.replaceAll("{{run}}", String(++runs)),
         "-c",
         String(load.concurrency),
         "--connections",
@@ -109,7 +114,10 @@ function ghzTarget(name: string, port: number, data: string, pid?: number): Targ
         "json",
       ];
       if (load.n !== undefined) args.push("-n", String(load.n));
-      if (load.seconds !== undefined) args.push("-z", `${load.seconds}s`, "-n", "100000000");
+      // A rate and a duration become a count: with -z, ghz cancels the calls
+      // in flight when time is up and reports them as errors.
+      else if (load.seconds !== undefined && load.rps !== undefined) args.push("-n", String(Math.round(load.seconds * load.rps)));
+      else if (load.seconds !== undefined) args.push("-z", `${load.seconds}s`, "-n", "100000000");
       if (load.rps !== undefined) args.push("--rps", String(load.rps));
       const { stdout } = await run(`${ROOT}.cache/bin/ghz`, [...args, `127.0.0.1:${port}`], { cwd: ROOT, maxBuffer: 64 << 20 });
       const r = JSON.parse(stdout) as {
@@ -122,6 +130,56 @@ function ghzTarget(name: string, port: number, data: string, pid?: number): Targ
         .filter(([k]) => k !== "OK")
         .reduce((s, [, v]) => s + v, 0);
       return { p50: at(50), p90: at(90), p99: at(99), rps: r.rps, errors };
+    },
+  };
+}
+
+/**
+ * The engine's path without the sidecar, as the issue states it: a pooled
+ * undici client in this (otherwise idle) process calling the JSON backend,
+ * open-loop at a fixed rate. Errors count; latency is per call.
+ */
+function undiciTarget(name: string, origin: string, path: string, body: string): Target {
+  const pool = new Pool(origin, { connections: 16 });
+  const one = async (): Promise<number> => {
+    const t0 = performance.now();
+    const r = await pool.request({ path, method: "POST", headers: { "content-type": "application/json" }, body });
+    await r.body.text();
+    if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}`);
+    return performance.now() - t0;
+  };
+  return {
+    name,
+    async drive(load) {
+      const ms: number[] = [];
+      let errors = 0;
+      const started = performance.now();
+      const record = (p: Promise<number>) =>
+        p.then(
+          (v) => void ms.push(v),
+          () => void errors++,
+        );
+      if (load.rps === undefined) {
+        const n = load.n ?? 0;
+        let next = 0;
+        const worker = async () => {
+          while (next++ < n) await record(one());
+        };
+        await Promise.all(Array.from({ length: load.concurrency }, worker));
+      } else {
+        const total = load.n ?? Math.round((load.seconds ?? 0) * load.rps);
+        const pending: Promise<void>[] = [];
+        for (let i = 0; i < total; i++) {
+          const due = started + (i * 1000) / load.rps;
+          const wait = due - performance.now();
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+          pending.push(record(one()));
+        }
+        await Promise.all(pending);
+      }
+      const elapsed = (performance.now() - started) / 1000;
+      ms.sort((a, b) => a - b);
+      return { p50: pct(ms, 50), p90: pct(ms, 90), p99: pct(ms, 99), rps: ms.length / elapsed, errors };
     },
   };
 }
@@ -156,7 +214,10 @@ interface Row {
   single: Latency;
   fixed: Latency;
   maxRps: number;
+  /** CPU ms per call (= vCPU per 1000 calls/s) during the fixed 500/s run. */
   cpuPer1000: number | undefined;
+  /** The same at a fixed 1000 calls/s, the rate Dapr and Istio state theirs at. */
+  cpuAt1000: number | undefined;
   rssMb: number | undefined;
 }
 
@@ -169,6 +230,13 @@ async function measure(t: Target): Promise<Row> {
   const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid);
   const fixed = await t.drive({ seconds: FIXED_S, concurrency: 4, rps: FIXED_RPS });
   const cpu = t.pid === undefined ? undefined : cpuSeconds(t.pid) - cpuBefore;
+  let cpuAt1000: number | undefined;
+  if (t.pid !== undefined) {
+    process.stderr.write(` ${CPU_RPS}/s...`);
+    const before = cpuSeconds(t.pid);
+    const r = await t.drive({ seconds: CPU_S, concurrency: 4, rps: CPU_RPS });
+    cpuAt1000 = ((cpuSeconds(t.pid) - before) / (r.rps * CPU_S)) * 1000;
+  }
   process.stderr.write(" max rate...");
   let maxRps = 0;
   for (const rate of RATES) {
@@ -184,6 +252,7 @@ async function measure(t: Target): Promise<Row> {
     fixed,
     maxRps,
     cpuPer1000: cpu === undefined ? undefined : (cpu / calls) * 1000,
+    cpuAt1000,
     rssMb: t.pid === undefined ? undefined : peakRssMb(t.pid),
   };
 }
@@ -198,37 +267,47 @@ async function main(): Promise<void> {
   process.on("exit", stopAll);
   try {
     const backend = await start(process.execPath, ["dist/bench/backend.js", "0"]);
-    const echo = await start(process.execPath, ["dist/bench/echo-server.js", "0"]);
-    const sidecarEnv = (port: number) => ({
+    const echo = await start(process.execPath, ["dist/bench/echo-server.js", "0", "connect"]);
+    const echoUnary = await start(process.execPath, ["dist/bench/echo-server.js", "0", "unary"]);
+    const bare = await start(process.execPath, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
+    procs.push(backend, echo, echoUnary, bare);
+    const sidecarEnv = {
       ML_SERVICE_URL: `http://127.0.0.1:${backend.port}`,
-      SIDECAR_GRPC_ADDR: `127.0.0.1:${port}`,
+      SIDECAR_GRPC_ADDR: "127.0.0.1:0",
       SIDECAR_ADMIN_ADDR: "127.0.0.1:0",
       LOG_LEVEL: "info",
-    });
+    };
+    const sidecarWith = async (...sets: string[]) => {
+      const p = await start(
+        process.execPath,
+        ["dist/src/main.js", "--set", "server.max_concurrent_requests=10000", ...sets.flatMap((x) => ["--set", x])],
+        sidecarEnv,
+      );
+      procs.push(p);
+      return p;
+    };
     // Everything on: validation, cache, breaker, retries armed, metrics.
-    const sidecar = await start(process.execPath, ["dist/src/main.js", "--set", "server.max_concurrent_requests=10000"], {
-      ...sidecarEnv(0),
-    });
-    procs.push(backend, echo, sidecar);
-    const grpcPort = sidecar.port;
+    const sidecar = await sidecarWith();
+    // The same with unary gRPC left to connect-node's generic handler.
+    const viaConnect = await sidecarWith("server.grpc_unary_fast_path=false");
+    // The cache off: h2load repeats one body, so its miss path needs no cache.
+    const noCache = await sidecarWith("cache.max_entries=0");
 
     const hitBody = JSON.stringify({ metrics: [{ name: "cpu_usage", value: 0.5 }], context: { namespace: "shop", resource: "api" } });
-    const missData = '{"metrics":[{"name":"cpu_usage","value":"{{.RequestNumber}}"}],"context":{"namespace":"shop","resource":"api"}}';
+    const missData =
+      '{"metrics":[{"name":"cpu_usage","value":"{{.RequestNumber}}"}],"context":{"namespace":"shop","resource":"api-{{run}}"}}';
     const connectPath = "/aiops.ml.v1.MLService/DetectAnomaly";
-    // A second sidecar with the cache off: h2load repeats one body, so its miss path needs no cache.
-    const noCache = await start(
-      process.execPath,
-      ["dist/src/main.js", "--set", "cache.max_entries=0", "--set", "server.max_concurrent_requests=10000"],
-      sidecarEnv(0),
-    );
-    procs.push(noCache);
 
     const targets: Target[] = [
-      ghzTarget("echo, gRPC (floor)", echo.port, hitBody),
-      h2loadTarget("echo, Connect (floor)", `http://127.0.0.1:${echo.port}${connectPath}`, hitBody, false),
-      h2loadTarget("direct HTTP/1.1 to the backend", `http://127.0.0.1:${backend.port}/api/v1/anomaly/detect`, hitBody, true),
-      ghzTarget("sidecar miss, gRPC", grpcPort, missData, sidecar.child.pid),
-      ghzTarget("sidecar hit, gRPC", grpcPort, hitBody, sidecar.child.pid),
+      ghzTarget("echo, gRPC, connect-node (floor)", echo.port, hitBody, echo.child.pid),
+      ghzTarget("echo, gRPC, the sidecar's unary path", echoUnary.port, hitBody, echoUnary.child.pid),
+      h2loadTarget("echo, Connect (floor)", `http://127.0.0.1:${echo.port}${connectPath}`, hitBody, false, echo.child.pid),
+      undiciTarget("direct call to the backend (undici)", `http://127.0.0.1:${backend.port}`, "/api/v1/anomaly/detect", hitBody),
+      h2loadTarget("direct HTTP/1.1 to the backend (h2load)", `http://127.0.0.1:${backend.port}/api/v1/anomaly/detect`, hitBody, true),
+      ghzTarget("bare Node proxy, gRPC (no features)", bare.port, missData, bare.child.pid),
+      ghzTarget("sidecar miss, gRPC", sidecar.port, missData, sidecar.child.pid),
+      ghzTarget("sidecar miss, gRPC via connect-node", viaConnect.port, missData, viaConnect.child.pid),
+      ghzTarget("sidecar hit, gRPC", sidecar.port, hitBody, sidecar.child.pid),
       h2loadTarget(
         "sidecar miss (cache off), Connect",
         `http://127.0.0.1:${noCache.port}${connectPath}`,
@@ -236,29 +315,32 @@ async function main(): Promise<void> {
         false,
         noCache.child.pid,
       ),
-      h2loadTarget("sidecar hit, Connect", `http://127.0.0.1:${grpcPort}${connectPath}`, hitBody, false, sidecar.child.pid),
+      h2loadTarget("sidecar hit, Connect", `http://127.0.0.1:${sidecar.port}${connectPath}`, hitBody, false, sidecar.child.pid),
     ];
     process.stderr.write(`benchmark (${QUICK ? "quick" : "full"}): ${targets.length} rows\n`);
     const rows: Row[] = [];
     for (const t of targets) rows.push(await measure(t));
 
     // Fill the cache (10 000 entries) on the miss path, then read the peak RSS.
-    await targets[3]?.drive({ n: 12_000, concurrency: 8 });
+    await targets.find((t) => t.name === "sidecar miss, gRPC")?.drive({ n: 12_000, concurrency: 8 });
     const rssFull = peakRssMb(sidecar.child.pid as number);
 
     const enrichment = await enrichmentBenchmark(QUICK ? 10 : 40);
 
     const by = (n: string) => rows.find((r) => r.name.startsWith(n)) as Row;
-    const echoG = by("echo, gRPC");
-    const direct = by("direct");
+    const echoG = by("echo, gRPC, connect-node");
+    const echoU = by("echo, gRPC, the sidecar's");
+    const direct = by("direct call to the backend (undici)");
+    const bareRow = by("bare Node proxy");
     const miss = by("sidecar miss, gRPC");
     const hit = by("sidecar hit, gRPC");
+    const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
     const table = [
-      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | sidecar CPU s / 1000 calls | sidecar peak RSS (MB) |",
+      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | server CPU ms per call at 500/s / at 1000/s | peak RSS (MB) |",
       "|---|---|---|---|---|---|",
       ...rows.map(
         (r) =>
-          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps || "< 1000"}/s | ${f2(r.cpuPer1000)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
+          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps ? `${r.maxRps}/s` : "< 500/s"} | ${f2(r.cpuPer1000)} / ${f2(r.cpuAt1000)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
       ),
     ];
     const ratios = [
@@ -266,10 +348,14 @@ async function main(): Promise<void> {
       "|---|---|---|",
       `| latency added over the direct call at 500/s, p90 (ms) | ${f2(miss.fixed.p90 - direct.fixed.p90)} | ≤ 0.6 |`,
       `| latency added over the direct call at 500/s, p99 (ms) | ${f2(miss.fixed.p99 - direct.fixed.p99)} | ≤ 1.25 |`,
-      `| sidecar miss throughput / echo throughput (gRPC) | ${f2(miss.maxRps / (echoG.maxRps || Number.NaN))} | ≥ 0.85 |`,
-      `| vCPU per 1000 calls/s (miss, gRPC) | ${f2(miss.cpuPer1000)} | ≤ 0.45 (Dapr), on the way to 0.20 |`,
-      `| hit p50 / echo p50 (gRPC, one at a time) | ${f2(hit.single.p50 / echoG.single.p50)} | ≤ 1.1 |`,
-      `| peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
+      `| latency added over the bare Node proxy at 500/s, p90 / p99 (ms): what the features cost | ${f2(miss.fixed.p90 - bareRow.fixed.p90)} / ${f2(miss.fixed.p99 - bareRow.fixed.p99)} | |`,
+      `| sidecar miss throughput / echo throughput (gRPC, connect-node echo) | ${f2(ratio(miss.maxRps, echoG.maxRps))} | ≥ 0.85 |`,
+      `| sidecar miss throughput / echo throughput (gRPC, unary-path echo) | ${f2(ratio(miss.maxRps, echoU.maxRps))} | |`,
+      `| vCPU per 1000 calls/s (miss, gRPC, at 1000 calls/s) | ${f2(miss.cpuAt1000)} | ≤ 0.45 (Dapr), on the way to 0.20 |`,
+      `| the same for the bare Node proxy (no features) | ${f2(bareRow.cpuAt1000)} | |`,
+      `| hit p50 / echo p50 (gRPC, one at a time, connect-node echo) | ${f2(ratio(hit.single.p50, echoG.single.p50))} | ≤ 1.1 |`,
+      `| hit p50 / echo p50 (gRPC, one at a time, unary-path echo) | ${f2(ratio(hit.single.p50, echoU.single.p50))} | |`,
+      `| sidecar peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
       `| enrichment: the engine's 35 sequential queries / the sidecar's vector (time) | ${f2(enrichment.ratio)} (${f2(enrichment.engineMs)} ms / ${f2(enrichment.sidecarMs)} ms) | > 1 |`,
     ];
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}`;
