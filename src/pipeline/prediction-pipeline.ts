@@ -6,7 +6,7 @@
  * (`fallback.enabled`); and last a clear error. Every answer says which rung
  * gave it.
  */
-import { clone, type DescMessage, type Message, toBinary } from "@bufbuild/protobuf";
+import { clone, type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import {
   type AnalyzePatternsRequest,
   type AnalyzePatternsResponse,
@@ -47,7 +47,16 @@ const SCHEMAS: { [R in Rpc]: DescMessage } = {
 
 /** A copy of a message, typed as the original. */
 const copy = <T>(schema: DescMessage, m: T): T => clone(schema, m as never) as T;
-const sizeOf = (schema: DescMessage, m: unknown): number => toBinary(schema, m as never).byteLength;
+
+/**
+ * What a flight of coalesced callers shares: the backend's answer, handed
+ * as-is to the first caller served and as a copy to the others (each sets
+ * its own metadata on it).
+ */
+interface Shared {
+  readonly answer: BackendAnswer<Message>;
+  taken: boolean;
+}
 
 function invoke<R extends Rpc>(
   backend: Backend,
@@ -98,8 +107,13 @@ function degradable(e: unknown): e is UpstreamError {
 const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 export class PredictionPipeline {
-  private readonly cache: PredictionCache<Message>;
-  private readonly coalescers = new Map<Rpc, Coalescer<BackendAnswer<Message>>>();
+  /**
+   * Answers are cached encoded: one buffer per entry instead of a graph of
+   * message objects (less for the garbage collector to mark, an exact size
+   * for cache.max_bytes), and a caller can never change a cached answer.
+   */
+  private readonly cache: PredictionCache<Uint8Array>;
+  private readonly coalescers = new Map<Rpc, Coalescer<Shared>>();
   private readonly breakers = new Map<Rpc, CircuitBreaker>();
   private readonly retry: RetryPolicy;
   private readonly baselineOnly: boolean;
@@ -197,22 +211,26 @@ export class PredictionPipeline {
     if (this.cache.enabled) metrics.cacheLookups.inc({ rpc, result: "miss" });
     try {
       const breaker = this.breakers.get(rpc) as CircuitBreaker;
-      const coalescer = this.coalescers.get(rpc) as Coalescer<BackendAnswer<Message>>;
-      const fresh = await coalescer.run(key, call, (shared) =>
-        this.retry.run(
-          () => breaker.fire(() => invoke(backend, rpc, req, shared) as Promise<BackendAnswer<Message>>, rpc, backend.kind),
-          shared,
+      const coalescer = this.coalescers.get(rpc) as Coalescer<Shared>;
+      const shared = await coalescer.run(key, call, async (flight) => {
+        const answer = await this.retry.run(
+          () => breaker.fire(() => invoke(backend, rpc, req, flight) as Promise<BackendAnswer<Message>>, rpc, backend.kind),
+          flight,
           (reason) => metrics.retries.inc({ backend: backend.kind, rpc, reason }),
-        ),
-      );
-      if (fresh.model !== "") metrics.modelInfo.set({ backend: backend.kind, model: fresh.model, version: fresh.modelVersion }, 1);
-      if (this.cache.enabled) {
-        this.cache.store(key, { ...fresh, bytes: sizeOf(schema, fresh.response) });
-        metrics.cacheEntries.set(this.cache.size);
-        metrics.cacheBytes.set(this.cache.bytes);
-      }
-      // The cached original stays untouched: the caller's copy gets metadata.
-      const response = copy(schema, fresh.response) as RpcTypes[R]["res"];
+        );
+        // Once per flight, however many callers share it.
+        if (answer.model !== "") metrics.modelInfo.set({ backend: backend.kind, model: answer.model, version: answer.modelVersion }, 1);
+        if (this.cache.enabled) {
+          const encoded = toBinary(schema as DescMessage, answer.response as never);
+          this.cache.store(key, { response: encoded, model: answer.model, modelVersion: answer.modelVersion, bytes: encoded.byteLength });
+          metrics.cacheEntries.set(this.cache.size);
+          metrics.cacheBytes.set(this.cache.bytes);
+        }
+        return { answer, taken: false };
+      });
+      const fresh = shared.answer;
+      const response = (shared.taken ? copy(schema, fresh.response) : fresh.response) as RpcTypes[R]["res"];
+      shared.taken = true;
       return this.answer({ ...fresh, response }, Source.ML_SERVICE, backend.kind, "");
     } catch (e) {
       if (!degradable(e) || call.callerGone()) throw e;
@@ -248,9 +266,14 @@ export class PredictionPipeline {
     };
   }
 
-  private fromCache<T>(c: { response: Message; model: string; modelVersion: string }, schema: DescMessage, source: Source, reason: string) {
-    // Each caller gets its own copy: metadata is set on it afterwards.
-    const response = copy(schema, c.response) as unknown as T;
+  private fromCache<T>(
+    c: { response: Uint8Array; model: string; modelVersion: string },
+    schema: DescMessage,
+    source: Source,
+    reason: string,
+  ) {
+    // Each caller decodes its own message: metadata is set on it afterwards.
+    const response = fromBinary(schema, c.response) as unknown as T;
     return this.answer({ response, model: c.model, modelVersion: c.modelVersion }, source, this.deps.backend.kind, reason);
   }
 

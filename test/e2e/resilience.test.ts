@@ -194,6 +194,24 @@ describe("coalescing and load shedding", () => {
     expect(metrics).toContain('aiops_sidecar_coalesced_requests_total{rpc="DetectAnomaly"} 49');
   });
 
+  test("coalesced callers each get an answer of their own, and the flight is cached once", async () => {
+    upstream.on(`POST ${DETECT}`, { delayMs: 200, body: ANSWER });
+    const { sc, client } = await sidecar({});
+    const ids = Array.from({ length: 20 }, (_, i) => `flight-${i}`);
+    const all = await Promise.all(ids.map((id) => client.detectAnomaly(req(0.77), { headers: { "x-request-id": id } })));
+    // One shared answer object would carry the last caller's metadata for all.
+    expect(all.map((r) => r.metadata?.requestId)).toEqual(ids);
+    expect(all.every((r) => r.anomalyScore === 8.7 && r.recommendations.length === 2)).toBe(true);
+    expect(upstream.received(DETECT)).toHaveLength(1);
+    const metrics = await (await fetch(`${sc.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^aiops_sidecar_cache_entries 1$/m);
+    // A hit decodes its own copy of the cached answer.
+    const hit = await client.detectAnomaly(req(0.77), { headers: { "x-request-id": "after" } });
+    expect(hit.metadata?.source).toBe(Source.CACHE);
+    expect(hit.metadata?.requestId).toBe("after");
+    expect(hit.anomalyScore).toBe(8.7);
+  });
+
   test("a waiter with a short deadline fails alone; the shared call completes for the other", async () => {
     upstream.on(`POST ${DETECT}`, { delayMs: 400, body: ANSWER });
     const { client } = await sidecar({ "cache.max_entries": 0 });
