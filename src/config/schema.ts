@@ -204,7 +204,7 @@ export const SCHEMA = {
     /**
      * Serve unary gRPC calls (binary, uncompressed) on the sidecar's own
      * unary path instead of connect-node's generic handler: same answers,
-     * about half the CPU per call (bench/README.md). false: connect-node
+     * a third less CPU per call (bench/RESULTS.md). false: connect-node
      * serves every call.
      */
     grpc_unary_fast_path: bool(true),
