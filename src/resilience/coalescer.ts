@@ -15,25 +15,43 @@ class Flight<T> {
 
   /** The context the shared call runs under: alive while any waiter is. */
   sharedContext(first: CallContext): CallContext {
-    const waiters = this.waiters;
-    return {
-      signal: this.controller.signal,
-      get deadline() {
-        let d = first.deadline;
-        for (const w of waiters) d = Math.max(d, w.deadline);
-        return d;
-      },
-      requestId: first.requestId,
-      forwardHeaders: first.forwardHeaders,
-      remainingMs: () => {
-        let best = 0;
-        for (const w of waiters) best = Math.max(best, w.remainingMs());
-        return best;
-      },
-      callerGone: () => waiters.size === 0,
-      dispose: () => {},
-    };
+    return new SharedContext(this.controller.signal, first, this.waiters);
   }
+}
+
+/**
+ * A class rather than an object literal with a getter: such a literal gets a
+ * hidden class of its own in old space that points back at the flight, and
+ * keeps it through every scavenge until the next full GC.
+ */
+class SharedContext implements CallContext {
+  readonly requestId: string;
+  readonly forwardHeaders: Readonly<Record<string, string>>;
+
+  constructor(
+    readonly signal: AbortSignal,
+    private readonly first: CallContext,
+    private readonly waiters: Set<CallContext>,
+  ) {
+    this.requestId = first.requestId;
+    this.forwardHeaders = first.forwardHeaders;
+  }
+
+  get deadline(): number {
+    let d = this.first.deadline;
+    for (const w of this.waiters) d = Math.max(d, w.deadline);
+    return d;
+  }
+
+  readonly remainingMs = (): number => {
+    let best = 0;
+    for (const w of this.waiters) best = Math.max(best, w.remainingMs());
+    return best;
+  };
+
+  readonly callerGone = (): boolean => this.waiters.size === 0;
+
+  readonly dispose = (): void => {};
 }
 
 const abortError = (reason: unknown): UpstreamError =>

@@ -13,7 +13,7 @@
  */
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { create, type DescMessage, type DescMethodUnary, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { MESSAGE_BYTES } from "../api/call-context.js";
 
@@ -96,7 +96,7 @@ function serve(
 ): void {
   const stream = req.stream;
   const responseHeader = new Headers(RESPONSE_HEADER);
-  let responseTrailer: Headers | undefined;
+  let ctx: UnaryContext | undefined;
   let answered = false;
 
   const timeout = parseTimeout((req.headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs);
@@ -128,8 +128,9 @@ function serve(
       head[k] = v;
     });
     const tail: Record<string, string> = {};
-    if (responseTrailer !== undefined || error !== undefined) {
-      setTrailerStatus((responseTrailer ??= new Headers()), error).forEach((v, k) => {
+    const trailer = ctx?.trailerIfAny();
+    if (trailer !== undefined || error !== undefined) {
+      setTrailerStatus(trailer ?? new Headers(), error).forEach((v, k) => {
         tail[k] = v;
       });
     } else tail["grpc-status"] = "0";
@@ -187,23 +188,15 @@ function serve(
       fail(e);
       return;
     }
-    const ctx: HandlerContext = {
-      method: route.method,
-      service: route.service,
-      requestMethod: "POST",
-      protocolName: "grpc",
-      url: `http://${req.headers[":authority"] ?? "localhost"}${req.url}`,
-      signal: controller.signal,
-      timeoutMs: deadlineFn(timeout.timeoutMs),
-      requestHeader: requestHeaders(req),
+    ctx = new UnaryContext(
+      route,
+      `http://${req.headers[":authority"] ?? "localhost"}${req.url}`,
+      controller.signal,
+      timeout.timeoutMs,
+      requestHeaders(req),
       responseHeader,
-      // Most calls never touch their trailers: made when first asked for.
-      get responseTrailer() {
-        responseTrailer ??= new Headers();
-        return responseTrailer;
-      },
-      values: createContextValues().set(MESSAGE_BYTES, size - ENVELOPE),
-    };
+      createContextValues().set(MESSAGE_BYTES, size - ENVELOPE),
+    );
     let out: unknown;
     try {
       out = route.impl(input, ctx);
@@ -249,11 +242,47 @@ function parseUnary(schema: DescMessage, body: Buffer): unknown {
   }
 }
 
-/** HandlerContext.timeoutMs: the time left before the caller's deadline. */
-function deadlineFn(timeoutMs: number | undefined): () => number | undefined {
-  if (timeoutMs === undefined) return () => undefined;
-  const at = Date.now() + timeoutMs;
-  return () => at - Date.now();
+/**
+ * The HandlerContext of one call. A class, not an object literal: a literal
+ * with a getter closing over the call gets a hidden class of its own, which
+ * lives in old space and points back at the call, so every scavenge had to
+ * copy each finished call's objects until the next full GC (found with
+ * --trace-gc-nvp: megabytes surviving each scavenge, ~3 ms pauses).
+ */
+class UnaryContext implements HandlerContext {
+  readonly method: DescMethodUnary;
+  readonly service: DescService;
+  readonly requestMethod = "POST";
+  readonly protocolName = "grpc";
+  private readonly deadline: number | undefined;
+  private trailer: Headers | undefined;
+
+  constructor(
+    route: Route,
+    readonly url: string,
+    readonly signal: AbortSignal,
+    timeoutMs: number | undefined,
+    readonly requestHeader: Headers,
+    readonly responseHeader: Headers,
+    readonly values: ContextValues,
+  ) {
+    this.method = route.method;
+    this.service = route.service;
+    this.deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  }
+
+  /** The time left before the caller's deadline. */
+  readonly timeoutMs = (): number | undefined => (this.deadline === undefined ? undefined : this.deadline - Date.now());
+
+  /** Most calls never touch their trailers: made when first asked for. */
+  get responseTrailer(): Headers {
+    this.trailer ??= new Headers();
+    return this.trailer;
+  }
+
+  trailerIfAny(): Headers | undefined {
+    return this.trailer;
+  }
 }
 
 /** The request's metadata as fetch Headers, without HTTP/2 pseudo-headers. */
