@@ -161,6 +161,13 @@ function serve(
   const chunks: Buffer[] = [];
   let size = 0;
   let declared = -1;
+  const stopReading = (error: ConnectError): void => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+    chunks.length = 0;
+    req.resume();
+    fail(error);
+  };
   const onData = (chunk: Buffer): void => {
     chunks.push(chunk);
     size += chunk.byteLength;
@@ -168,16 +175,19 @@ function serve(
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
       declared = head.readUInt32BE(1);
       if (declared > options.readMaxBytes) {
-        req.off("data", onData);
-        req.off("end", onEnd);
-        req.resume();
-        fail(
+        stopReading(
           new ConnectError(
             `message size ${declared} is larger than configured readMaxBytes ${options.readMaxBytes}`,
             Code.ResourceExhausted,
           ),
         );
+        return;
       }
+    }
+    // A unary body is one message: bytes past it and past the bound are
+    // never buffered, whatever the caller keeps sending.
+    if (declared >= 0 && size > ENVELOPE + declared && size > ENVELOPE + options.readMaxBytes) {
+      stopReading(new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented));
     }
   };
   const onEnd = (): void => {

@@ -181,6 +181,26 @@ describe("the unary path answers exactly as connect-node does", () => {
     expect(upstream.requests).toHaveLength(0);
   });
 
+  test("bytes past the one message and past the bound are refused at once, not buffered until the caller stops", async () => {
+    // max_request_bytes 1024, so the transport bound is 4096: a good message
+    // and 8 KiB more, and the request stream is left open. Buffering to the
+    // end would never answer.
+    const session = http2.connect(`http://127.0.0.1:${fast.apiPort}`);
+    try {
+      const req = session.request({ ":method": "POST", ":path": DETECT, "content-type": "application/grpc", te: "trailers" });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.on("trailers", resolve));
+      req.on("data", () => {});
+      req.on("error", () => {});
+      req.write(Buffer.concat([GOOD, Buffer.alloc(8 * 1024, 0x41)]));
+      const t = await trailers;
+      expect(t["grpc-status"]).toBe("12");
+      expect(decodeURIComponent(String(t["grpc-message"]))).toBe("protocol error: received extra input message for unary method");
+      expect(upstream.requests).toHaveLength(0);
+    } finally {
+      session.destroy();
+    }
+  });
+
   test("the size rule names the field and the size the transport measured", async () => {
     const body = detect({ metrics: Array.from({ length: 40 }, (_, i) => ({ name: `metric_number_${i}`, value: i })) });
     const a = (await call(fast.apiPort, DETECT, body)) as Wire;
