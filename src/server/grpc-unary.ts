@@ -44,6 +44,10 @@ const CONTENT_TYPE = /^application\/grpc(\+proto)?$/i;
 const RESPONSE_HEADER = { "content-type": "application/grpc+proto" };
 const ENVELOPE = 5;
 
+/** connect's words for a unary body holding more than one message. */
+const extraMessage = (): ConnectError =>
+  new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+
 /** The abort reason when the stream closes before the answer: the caller is gone. */
 function closedReason(rstCode: number | undefined): ConnectError {
   return new ConnectError(`the caller closed the stream (http/2 code 0x${(rstCode ?? 0).toString(16)})`, Code.Canceled);
@@ -187,7 +191,7 @@ function serve(
     // A unary body is one message: bytes past it and past the bound are
     // never buffered, whatever the caller keeps sending.
     if (declared >= 0 && size > ENVELOPE + declared && size > ENVELOPE + options.readMaxBytes) {
-      stopReading(new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented));
+      stopReading(extraMessage());
     }
   };
   const onEnd = (): void => {
@@ -239,9 +243,7 @@ function parseUnary(schema: DescMessage, body: Buffer): unknown {
   const length = body.readUInt32BE(1);
   const end = ENVELOPE + length;
   if (body.byteLength < end) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  if (body.byteLength > end) {
-    throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
-  }
+  if (body.byteLength > end) throw extraMessage();
   if (((body[0] as number) & 0b1) === 0b1) {
     throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
   }
