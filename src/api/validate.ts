@@ -3,7 +3,6 @@
  * field it guards with the proto's own path (`metrics[2].value`), and all
  * violations are collected so that a caller fixes them in one round.
  */
-import { toBinary } from "@bufbuild/protobuf";
 import {
   type AnalyzePatternsRequest,
   AnalyzePatternsRequestSchema,
@@ -17,6 +16,7 @@ import {
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { parseDuration } from "../config/duration.js";
 import type { FieldViolation } from "../errors/upstream-error.js";
+import { binarySize } from "../wire/binary-encoder.js";
 
 /** Longest metric, event or state name accepted. */
 export const MAX_NAME_LENGTH = 256;
@@ -83,7 +83,7 @@ function checkSize(v: Violations, bytes: number, rules: ValidationRules, largest
 /** Validates DetectAnomaly; returns every violation found. */
 export function validateDetectAnomaly(req: DetectAnomalyRequest, rules: ValidationRules): FieldViolation[] {
   const v = new Violations();
-  checkSize(v, rules.messageBytes ?? toBinary(DetectAnomalyRequestSchema, req).byteLength, rules, "metrics");
+  checkSize(v, rules.messageBytes ?? binarySize(DetectAnomalyRequestSchema, req), rules, "metrics");
   checkMetrics(v, "metrics", req.metrics);
   checkContext(v, req.context, rules);
   if (req.metrics.length === 0 && !rules.enrichmentWillRun) {
@@ -95,7 +95,7 @@ export function validateDetectAnomaly(req: DetectAnomalyRequest, rules: Validati
 /** Validates Predict; returns every violation found. */
 export function validatePredict(req: PredictRequest, rules: ValidationRules): FieldViolation[] {
   const v = new Violations();
-  checkSize(v, rules.messageBytes ?? toBinary(PredictRequestSchema, req).byteLength, rules, "issue_context.metrics");
+  checkSize(v, rules.messageBytes ?? binarySize(PredictRequestSchema, req), rules, "issue_context.metrics");
   const ic = req.issueContext;
   checkMetrics(v, "issue_context.metrics", ic?.metrics ?? []);
   if ((ic?.currentState.length ?? 0) > MAX_NAME_LENGTH) {
@@ -114,7 +114,7 @@ export function validatePredict(req: PredictRequest, rules: ValidationRules): Fi
 /** Validates AnalyzePatterns; returns every violation found. */
 export function validateAnalyzePatterns(req: AnalyzePatternsRequest, rules: ValidationRules): FieldViolation[] {
   const v = new Violations();
-  checkSize(v, rules.messageBytes ?? toBinary(AnalyzePatternsRequestSchema, req).byteLength, rules, "historical_data.events");
+  checkSize(v, rules.messageBytes ?? binarySize(AnalyzePatternsRequestSchema, req), rules, "historical_data.events");
   const h = req.historicalData;
   if (h === undefined) v.add("historical_data", "required");
   else {

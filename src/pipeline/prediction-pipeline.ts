@@ -6,7 +6,7 @@
  * (`fallback.enabled`); and last a clear error. Every answer says which rung
  * gave it.
  */
-import { clone, type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
+import { clone, type DescMessage, fromBinary, type Message } from "@bufbuild/protobuf";
 import {
   type AnalyzePatternsRequest,
   type AnalyzePatternsResponse,
@@ -31,6 +31,7 @@ import { Coalescer } from "../resilience/coalescer.js";
 import { PredictionCache } from "../resilience/prediction-cache.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { RetryPolicy } from "../resilience/retry-policy.js";
+import { encodeBinary } from "../wire/binary-encoder.js";
 
 /** Request and response types of each RPC the ladder serves. */
 export interface RpcTypes {
@@ -221,7 +222,7 @@ export class PredictionPipeline {
         // Once per flight, however many callers share it.
         if (answer.model !== "") metrics.modelInfo.set({ backend: backend.kind, model: answer.model, version: answer.modelVersion }, 1);
         if (this.cache.enabled) {
-          const encoded = toBinary(schema as DescMessage, answer.response as never);
+          const encoded = encodeBinary(schema as DescMessage, answer.response as never);
           this.cache.store(key, { response: encoded, model: answer.model, modelVersion: answer.modelVersion, bytes: encoded.byteLength });
           metrics.cacheEntries.set(this.cache.size);
           metrics.cacheBytes.set(this.cache.bytes);

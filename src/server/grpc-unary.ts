@@ -12,10 +12,11 @@
  * unknown paths) is declined and goes to connect-node unchanged.
  */
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { create, type DescMessage, type DescMethodUnary, type DescService, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethodUnary, type DescService, fromBinary, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { MESSAGE_BYTES } from "../api/call-context.js";
+import { encodeBinary } from "../wire/binary-encoder.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: connect's ServiceImpl is typed per service; this path calls it generically.
 type AnyImpl = Record<string, any>;
@@ -122,7 +123,8 @@ function serve(
   else inFlight.add(controller);
   stream.once("close", onClose);
 
-  const respond = (body: Uint8Array | undefined, error: ConnectError | undefined): void => {
+  /** Answers with `frame` (the enveloped message) or, without one, with trailers only. */
+  const respond = (frame: Uint8Array | undefined, error: ConnectError | undefined): void => {
     if (answered) return;
     answered = true;
     finish();
@@ -140,14 +142,8 @@ function serve(
     } else tail["grpc-status"] = "0";
     res.writeHead(200, head);
     res.addTrailers(tail);
-    if (body === undefined) res.end();
-    else {
-      const frame = Buffer.allocUnsafe(ENVELOPE + body.byteLength);
-      frame[0] = 0;
-      frame.writeUInt32BE(body.byteLength, 1);
-      frame.set(body, ENVELOPE);
-      res.end(frame);
-    }
+    if (frame === undefined) res.end();
+    else res.end(frame);
   };
   const fail = (e: unknown): void => {
     const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
@@ -219,15 +215,21 @@ function serve(
       return;
     }
     Promise.resolve(out).then((message) => {
-      let body: Uint8Array;
+      let frame: Buffer;
       try {
         const output = route.method.output;
-        body = toBinary(output, isMessage(message, output) ? message : create(output, message as never));
+        // The message is encoded behind room for its envelope: one buffer, no copy.
+        frame = encodeBinary(output, isMessage(message, output) ? message : create(output, message as never), {
+          reserve: ENVELOPE,
+          pooled: true,
+        }) as Buffer;
+        frame[0] = 0;
+        frame.writeUInt32BE(frame.byteLength - ENVELOPE, 1);
       } catch (e) {
         fail(new ConnectError(`serialize binary: ${String(e)}`, Code.Internal));
         return;
       }
-      respond(body, undefined);
+      respond(frame, undefined);
     }, fail);
   };
   req.on("data", onData);
