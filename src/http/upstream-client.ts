@@ -93,6 +93,73 @@ function errorText(body: unknown, text: string): string {
   return excerpt(text.trim());
 }
 
+/** A whole response: status, headers and the body as text. */
+interface CollectedResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly text: string;
+}
+
+/**
+ * Collects one response for `dispatch`: the status, the headers and the body
+ * chunks, then the text — what undici's `request` + `body.text()` give,
+ * without the Readable stream, the consume machinery and the signal adapter
+ * they put around every call. The call's signal aborts the request — and
+ * answers at once when it is still queued behind busy connections, where
+ * `request` waits for a connection first; the pool's maxResponseSize bounds
+ * the body in the parser.
+ */
+class CollectingHandler implements Dispatcher.DispatchHandler {
+  private statusCode = 0;
+  private headers: Record<string, string | string[] | undefined> = {};
+  private readonly chunks: Buffer[] = [];
+  private controller: Dispatcher.DispatchController | undefined;
+  private readonly onAbort = (): void => {
+    if (this.controller !== undefined) this.controller.abort(this.signal.reason);
+    // Still queued for a connection: answer now, not when a connection
+    // frees up; onRequestStart aborts the request when its turn comes.
+    else this.reject(this.signal.reason);
+  };
+
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly resolve: (r: CollectedResponse) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    // From the start: the request may wait in the pool's queue before
+    // onRequestStart, and the deadline must hold there too.
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.signal.aborted) controller.abort(this.signal.reason);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx: informational, the answer is still to come
+    this.statusCode = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+    const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    // As body.text(): UTF-8, a byte-order mark dropped.
+    const bom = all.length >= 3 && all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? 3 : 0;
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, text: all.toString("utf8", bom) });
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, error: Error): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+    this.reject(error);
+  }
+}
+
 /** A pooled JSON client for one upstream. */
 export class UpstreamClient {
   readonly name: string;
@@ -169,29 +236,28 @@ export class UpstreamClient {
     const fail = (kind: UpstreamError["kind"], message: string, extra: Partial<UpstreamError> & { cause?: unknown } = {}) =>
       new UpstreamError(message, { kind, upstream: this.name, endpoint, ...extra });
     if (req.signal.aborted) throw this.abortError(endpoint, req.signal.reason);
-    let res: Dispatcher.ResponseData;
+    let res: CollectedResponse;
     try {
-      res = await this.dispatcher.request({
-        origin: this.base.origin,
-        path: this.pathFor(endpoint),
-        method,
-        headers: {
-          accept: "application/json",
-          ...(body !== undefined ? { "content-type": contentType } : {}),
-          ...req.headers,
-        },
-        body: body ?? null,
-        signal: req.signal,
+      res = await new Promise<CollectedResponse>((resolve, reject) => {
+        this.dispatcher.dispatch(
+          {
+            origin: this.base.origin,
+            path: this.pathFor(endpoint),
+            method,
+            headers: {
+              accept: "application/json",
+              ...(body !== undefined ? { "content-type": contentType } : {}),
+              ...req.headers,
+            },
+            body: body ?? null,
+          },
+          new CollectingHandler(req.signal, resolve, reject),
+        );
       });
     } catch (e) {
       throw this.classify(endpoint, e, req.signal, fail);
     }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (e) {
-      throw this.classify(endpoint, e, req.signal, fail);
-    }
+    const text = res.text;
     let parsed: unknown;
     let parseError: unknown;
     try {

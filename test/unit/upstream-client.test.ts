@@ -120,6 +120,26 @@ describe("upstream client (real sockets)", () => {
     expect(e.isUpstreamFault).toBe(false);
   });
 
+  test("a deadline that passes while the call waits for a busy pool answers at the deadline", async () => {
+    upstream.on("POST /queued", { delayMs: 1500, body: {} });
+    const one = new UpstreamClient({ ...options(client.options.baseUrl), connections: 1 });
+    try {
+      const holding = one.postJson("/queued", {}, { signal: signal() });
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(new ConnectError("deadline", Code.DeadlineExceeded)), 100);
+      const started = performance.now();
+      const e = await failure(one.postJson("/queued", {}, { signal: ac.signal }));
+      expect(e.kind).toBe("timeout");
+      // Not when the one connection frees up (1.5 s).
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect((await holding).status).toBe(200);
+      // The queued request never reached the upstream.
+      expect(upstream.received("/queued")).toHaveLength(1);
+    } finally {
+      await one.close();
+    }
+  });
+
   test("the base URL's path prefixes every endpoint", () => {
     const c = new UpstreamClient(options("http://127.0.0.1:9/ml/"));
     expect(c.pathFor("/api/v1/anomaly/detect")).toBe("/ml/api/v1/anomaly/detect");
