@@ -5,7 +5,7 @@
  * by name (so order does not matter), per-metric timestamps left out, and
  * the evaluation time reduced to its `cache.time_bucket`.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import type {
   AnalyzePatternsRequest,
   DetectAnomalyRequest,
@@ -69,9 +69,13 @@ export interface KeyParts {
   readonly canonical: unknown;
 }
 
+/** SHA-256 as base64url: one-shot where Node has it (20.12+), without a Hash object per call. */
+const sha256: (text: string) => string =
+  typeof crypto.hash === "function"
+    ? (text) => crypto.hash("sha256", text, "base64url")
+    : (text) => crypto.createHash("sha256").update(text).digest("base64url");
+
 /** A short, fixed-size key (SHA-256, base64url) for the parts. */
 export function cacheKey(parts: KeyParts): string {
-  return createHash("sha256")
-    .update(JSON.stringify([parts.backend, parts.model, parts.rpc, parts.timeBucket, parts.canonical]))
-    .digest("base64url");
+  return sha256(JSON.stringify([parts.backend, parts.model, parts.rpc, parts.timeBucket, parts.canonical]));
 }
