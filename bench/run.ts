@@ -13,7 +13,7 @@
  * the targets in bench/README.md are stated in, and the enrichment
  * benchmark against a real Prometheus.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { promisify } from "node:util";
@@ -34,12 +34,43 @@ const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000];
 /** Each ghz run gets its own workload name ({{run}} in the data), so "miss" rows never hit entries of an earlier run. */
 let runs = 0;
 
+/**
+ * The server under test gets CPU 0 to itself; the load generators, the
+ * backend and this process (the direct undici client) share the others — as
+ * on a real node, where the engine and the model service do not run on the
+ * sidecar's core. Without this, ghz and the server take turns on two cores
+ * and each row's tail measures the scheduler. Every row gets the same
+ * placement. Off with --no-pin, or where there is one core or no taskset.
+ */
+const PIN =
+  !process.argv.includes("--no-pin") &&
+  cpus().length >= 2 &&
+  (() => {
+    try {
+      execFileSync("taskset", ["-a", "-p", "-c", `1-${cpus().length - 1}`, String(process.pid)], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+const PLACEMENT = PIN
+  ? `server under test on CPU 0; load generators, backend and the direct client on CPU 1-${cpus().length - 1}`
+  : "not pinned";
+
+/** `cmd args` run on the server's CPU or the load generators' (children of this process inherit the latter). */
+function on(role: "server" | "load", cmd: string, args: string[]): [string, string[]] {
+  if (!PIN || role === "load") return [cmd, args];
+  return ["taskset", ["-c", "0", cmd, ...args]];
+}
+
 interface Proc {
   child: ChildProcess;
   port: number;
 }
 
-async function start(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
+async function start(role: "server" | "load", command: string, commandArgs: string[], env: Record<string, string> = {}): Promise<Proc> {
+  const [cmd, args] = on(role, command, commandArgs);
+  // taskset execs the command: the pid is the server's own, for its CPU and RSS.
   const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -266,10 +297,10 @@ async function main(): Promise<void> {
   };
   process.on("exit", stopAll);
   try {
-    const backend = await start(process.execPath, ["dist/bench/backend.js", "0"]);
-    const echo = await start(process.execPath, ["dist/bench/echo-server.js", "0", "connect"]);
-    const echoUnary = await start(process.execPath, ["dist/bench/echo-server.js", "0", "unary"]);
-    const bare = await start(process.execPath, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
+    const backend = await start("load", process.execPath, ["dist/bench/backend.js", "0"]);
+    const echo = await start("server", process.execPath, ["dist/bench/echo-server.js", "0", "connect"]);
+    const echoUnary = await start("server", process.execPath, ["dist/bench/echo-server.js", "0", "unary"]);
+    const bare = await start("server", process.execPath, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
     procs.push(backend, echo, echoUnary, bare);
     const sidecarEnv = {
       ML_SERVICE_URL: `http://127.0.0.1:${backend.port}`,
@@ -279,6 +310,7 @@ async function main(): Promise<void> {
     };
     const sidecarWith = async (...sets: string[]) => {
       const p = await start(
+        "server",
         process.execPath,
         ["dist/src/main.js", "--set", "server.max_concurrent_requests=10000", ...sets.flatMap((x) => ["--set", x])],
         sidecarEnv,
@@ -358,7 +390,7 @@ async function main(): Promise<void> {
       `| sidecar peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
       `| enrichment: the engine's 35 sequential queries / the sidecar's vector (time) | ${f2(enrichment.ratio)} (${f2(enrichment.engineMs)} ms / ${f2(enrichment.sidecarMs)} ms) | > 1 |`,
     ];
-    const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}`;
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}; ${PLACEMENT}`;
     const report = `Machine: ${machine}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
     process.stdout.write(`\n${report}`);
     if (process.argv.includes("--write")) {
