@@ -162,7 +162,7 @@ export function encodeBinary(schema: DescMessage, message: Message, options: Enc
     try {
       const lengths: number[] = [];
       const size = sizeOfMessage(plan, message, lengths);
-      const buf = options.pooled === true ? Buffer.allocUnsafe(reserve + size) : Buffer.allocUnsafeSlow(reserve + size);
+      const buf = allocate(reserve + size, options.pooled === true);
       const cursor = { at: reserve, next: 0 };
       writeMessage(plan, message, buf, cursor, lengths);
       if (cursor.at !== reserve + size) throw new Error(`binary encoder: wrote ${cursor.at - reserve} bytes of ${size}`);
@@ -173,9 +173,13 @@ export function encodeBinary(schema: DescMessage, message: Message, options: Enc
   }
   const bytes = toBinary(schema, message);
   if (reserve === 0) return bytes;
-  const out = Buffer.allocUnsafe(reserve + bytes.byteLength);
+  const out = allocate(reserve + bytes.byteLength, options.pooled === true);
   out.set(bytes, reserve);
   return out;
+}
+
+function allocate(size: number, pooled: boolean): Buffer {
+  return pooled ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size);
 }
 
 /** The size of `toBinary(schema, message)`, measured without writing it. */
