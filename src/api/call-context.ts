@@ -6,6 +6,7 @@
  * every layer below tells a deadline from a cancellation the same way.
  */
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
+import { CallController } from "./call-signal.js";
 
 /**
  * The request message's size on the wire, when the transport knows it (the
@@ -58,7 +59,7 @@ export function isDeadlineReason(reason: unknown): boolean {
  * timer and the listener.
  */
 export function linkedDeadline(parent: AbortSignal, ms: number, what: string): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
+  const controller = new CallController();
   const onAbort = (): void => controller.abort(parent.reason);
   if (parent.aborted) onAbort();
   else parent.addEventListener("abort", onAbort, { once: true });

@@ -6,10 +6,11 @@
  * govern every waiter, which is wrong when each has its own deadline.)
  */
 import type { CallContext } from "../api/call-context.js";
+import { CallController } from "../api/call-signal.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 
 class Flight<T> {
-  readonly controller = new AbortController();
+  readonly controller = new CallController();
   readonly waiters = new Set<CallContext>();
   promise!: Promise<T>;
 

@@ -16,6 +16,7 @@ import { create, type DescMessage, type DescMethodUnary, type DescService, fromB
 import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { MESSAGE_BYTES } from "../api/call-context.js";
+import { CallController } from "../api/call-signal.js";
 import { encodeBinary } from "../wire/binary-encoder.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: connect's ServiceImpl is typed per service; this path calls it generically.
@@ -65,7 +66,7 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHand
   }
   // One listener on the shutdown signal for every call, rather than one per
   // call: the first listener on a signal is what costs (~4 µs in Node 20).
-  const inFlight = new Set<AbortController>();
+  const inFlight = new Set<CallController>();
   options.shutdownSignal.addEventListener(
     "abort",
     () => {
@@ -97,7 +98,7 @@ function serve(
   req: Http2ServerRequest,
   res: Http2ServerResponse,
   options: GrpcUnaryOptions,
-  inFlight: Set<AbortController>,
+  inFlight: Set<CallController>,
 ): void {
   const stream = req.stream;
   const responseHeader = new Headers(RESPONSE_HEADER);
@@ -105,7 +106,7 @@ function serve(
   let answered = false;
 
   const timeout = parseTimeout((req.headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs);
-  const controller = new AbortController();
+  const controller = new CallController();
   let timer: NodeJS.Timeout | undefined;
   if (timeout.timeoutMs !== undefined && timeout.error === undefined) {
     timer = setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeout.timeoutMs);
