@@ -20,7 +20,7 @@
  * `toBinary` is tested over every message type the sidecar serves
  * (test/unit/binary-encoder.test.ts).
  */
-import { type DescField, type DescMessage, type Message, ScalarType, toBinary } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type Message, ScalarType, toBinary, type UnknownField } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 
 // google.protobuf.FeatureSet values protobuf-es exposes on DescField.presence.
@@ -199,7 +199,7 @@ export function binarySize(schema: DescMessage, message: Message): number {
 type Target = Record<string, any>;
 
 /** The value of a field that is set, or undefined; mirrors protobuf-es's unsafeIsSet/unsafeGet. */
-function setValue(f: FieldPlan, m: Target): unknown {
+function valueIfSet(f: FieldPlan, m: Target): unknown {
   if (f.oneof !== undefined) {
     const o = m[f.oneof] as { case: string | undefined; value?: unknown } | undefined;
     if (o === undefined) throw BAIL;
@@ -233,7 +233,7 @@ function sizeOfMessage(plan: MessagePlan, m: Target, lengths: number[]): number 
   if (!plan.ok) throw BAIL;
   let size = 0;
   for (const f of plan.fields) {
-    const v = setValue(f, m);
+    const v = valueIfSet(f, m);
     if (v === undefined) continue;
     if (f.kind === "message") {
       size += f.tagSize + sizeOfNested(f.message as MessagePlan, v as Target, lengths);
@@ -255,7 +255,7 @@ function sizeOfMessage(plan: MessagePlan, m: Target, lengths: number[]): number 
       }
     }
   }
-  const unknown = m.$unknown as { no: number; wireType: number; data: Uint8Array }[] | undefined;
+  const unknown = m.$unknown as UnknownField[] | undefined;
   if (unknown !== undefined) for (const u of unknown) size += varint32Size(((u.no << 3) | u.wireType) >>> 0) + u.data.byteLength;
   return size;
 }
@@ -316,7 +316,7 @@ function sizeOfScalar(type: ScalarType, v: unknown, lengths: number[]): number {
 
 function writeMessage(plan: MessagePlan, m: Target, buf: Buffer, c: Cursor, lengths: number[]): void {
   for (const f of plan.fields) {
-    const v = setValue(f, m);
+    const v = valueIfSet(f, m);
     if (v === undefined) continue;
     if (f.kind === "message") {
       c.at = writeVarint32(buf, c.at, f.tag);
@@ -343,7 +343,7 @@ function writeMessage(plan: MessagePlan, m: Target, buf: Buffer, c: Cursor, leng
       }
     }
   }
-  const unknown = m.$unknown as { no: number; wireType: number; data: Uint8Array }[] | undefined;
+  const unknown = m.$unknown as UnknownField[] | undefined;
   if (unknown !== undefined) {
     for (const u of unknown) {
       c.at = writeVarint32(buf, c.at, ((u.no << 3) | u.wireType) >>> 0);
