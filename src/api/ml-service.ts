@@ -35,7 +35,7 @@ import type { Metrics } from "../observability/metrics.js";
 import type { LadderAnswer, PredictionPipeline } from "../pipeline/prediction-pipeline.js";
 import type { Drain } from "../server/drain.js";
 import { type CallContext, type Clock, createCallContext, MESSAGE_BYTES } from "./call-context.js";
-import { validateAnalyzePatterns, validateDetectAnomaly, validateGetFeatures, validatePredict } from "./validate.js";
+import { type ValidationRules, validateAnalyzePatterns, validateDetectAnomaly, validateGetFeatures, validatePredict } from "./validate.js";
 
 /** Everything the service needs, injected. */
 export interface MlServiceDeps {
@@ -197,8 +197,12 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     return { metrics: r.metrics, used: r };
   }
 
-  const limits = (ctx: HandlerContext) => ({
+  // One literal per call, not { ...limits, enrichmentWillRun }: V8 gives
+  // each object a spread makes, with properties added after it, a hidden
+  // class of its own once the code is optimized (see CachedAnswer).
+  const rules = (ctx: HandlerContext, enrichmentWillRun: boolean): ValidationRules => ({
     maxRequestBytes: config.server.max_request_bytes,
+    enrichmentWillRun,
     messageBytes: ctx.values.get(MESSAGE_BYTES),
   });
 
@@ -206,7 +210,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     detectAnomaly(req, ctx) {
       return handle("DetectAnomaly", ctx, async (call) => {
         const p = plan(req.enrichment, "anomaly", req.metrics);
-        reject("DetectAnomaly", validateDetectAnomaly(req, { ...limits(ctx), enrichmentWillRun: p.fetch }));
+        reject("DetectAnomaly", validateDetectAnomaly(req, rules(ctx, p.fetch)));
         const { metrics: sent, used } = await enrichIf(p, "anomaly", req.metrics, req.context, req.enrichment, call);
         const upstreamReq = sent === req.metrics ? req : { ...req, metrics: [...sent] };
         const answer = await pipeline.run("DetectAnomaly", upstreamReq, call, evaluationMs(req.enrichment));
@@ -219,7 +223,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       return handle("Predict", ctx, async (call) => {
         const given = req.issueContext?.metrics ?? [];
         const p = plan(req.enrichment, "predictive", given);
-        reject("Predict", validatePredict(req, { ...limits(ctx), enrichmentWillRun: p.fetch }));
+        reject("Predict", validatePredict(req, rules(ctx, p.fetch)));
         const { metrics: sent, used } = await enrichIf(p, "predictive", given, req.context, req.enrichment, call);
         const upstreamReq =
           sent === given
@@ -240,7 +244,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
 
     analyzePatterns(req, ctx) {
       return handle("AnalyzePatterns", ctx, async (call) => {
-        reject("AnalyzePatterns", validateAnalyzePatterns(req, { ...limits(ctx), enrichmentWillRun: false }));
+        reject("AnalyzePatterns", validateAnalyzePatterns(req, rules(ctx, false)));
         const answer = await pipeline.run("AnalyzePatterns", req, call);
         answer.response.metadata = metadataFor(answer, call, givenOnly(req.historicalData?.metrics ?? []));
         return answer.response;

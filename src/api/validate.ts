@@ -56,7 +56,8 @@ function checkMetrics(v: Violations, path: string, metrics: readonly Metric[]): 
   });
 }
 
-function checkContext(v: Violations, c: WorkloadContext | undefined, rules: ValidationRules): void {
+/** The workload's names; when enrichment will run, its namespace and resource are required. */
+function checkContext(v: Violations, c: WorkloadContext | undefined, enrichmentWillRun: boolean): void {
   if (c !== undefined) {
     if (c.namespace !== "" && !DNS_LABEL.test(c.namespace)) {
       v.add("context.namespace", "must be a Kubernetes namespace name (lower-case DNS label, at most 63 characters)");
@@ -68,7 +69,7 @@ function checkContext(v: Violations, c: WorkloadContext | undefined, rules: Vali
       v.add("context.pod", "must be a Kubernetes pod name (lower-case DNS subdomain)");
     }
   }
-  if (rules.enrichmentWillRun) {
+  if (enrichmentWillRun) {
     if ((c?.namespace ?? "") === "") v.add("context.namespace", "required: enrichment fetches this workload's features");
     if ((c?.resource ?? "") === "") v.add("context.resource", "required: enrichment fetches this workload's features");
   }
@@ -85,7 +86,7 @@ export function validateDetectAnomaly(req: DetectAnomalyRequest, rules: Validati
   const v = new Violations();
   checkSize(v, rules.messageBytes ?? binarySize(DetectAnomalyRequestSchema, req), rules, "metrics");
   checkMetrics(v, "metrics", req.metrics);
-  checkContext(v, req.context, rules);
+  checkContext(v, req.context, rules.enrichmentWillRun);
   if (req.metrics.length === 0 && !rules.enrichmentWillRun) {
     v.add("metrics", "must not be empty when no features are fetched (enrichment off or PROMETHEUS_URL unset)");
   }
@@ -104,7 +105,7 @@ export function validatePredict(req: PredictRequest, rules: ValidationRules): Fi
   (ic?.recentEvents ?? []).forEach((e, i) => {
     checkName(v, `issue_context.recent_events[${i}]`, e);
   });
-  checkContext(v, req.context, rules);
+  checkContext(v, req.context, rules.enrichmentWillRun);
   if ((ic?.metrics.length ?? 0) === 0 && !rules.enrichmentWillRun) {
     v.add("issue_context.metrics", "must not be empty when no features are fetched (enrichment off or PROMETHEUS_URL unset)");
   }
@@ -127,13 +128,13 @@ export function validateAnalyzePatterns(req: AnalyzePatternsRequest, rules: Vali
     });
     checkMetrics(v, "historical_data.metrics", h.metrics);
   }
-  checkContext(v, req.context, { ...rules, enrichmentWillRun: false });
+  checkContext(v, req.context, false);
   return v.list;
 }
 
 /** Validates GetFeatures: the workload must be named. */
 export function validateGetFeatures(req: GetFeaturesRequest): FieldViolation[] {
   const v = new Violations();
-  checkContext(v, req.context, { maxRequestBytes: Number.POSITIVE_INFINITY, enrichmentWillRun: true });
+  checkContext(v, req.context, true);
   return v.list;
 }

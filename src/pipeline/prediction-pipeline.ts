@@ -232,7 +232,8 @@ export class PredictionPipeline {
       const fresh = shared.answer;
       const response = (shared.taken ? copy(schema, fresh.response) : fresh.response) as RpcTypes[R]["res"];
       shared.taken = true;
-      return this.answer({ ...fresh, response }, Source.ML_SERVICE, backend.kind, "");
+      // A literal, not { ...fresh, response }: see CachedAnswer on spreads and hidden classes.
+      return this.answer({ response, model: fresh.model, modelVersion: fresh.modelVersion }, Source.ML_SERVICE, backend.kind, "");
     } catch (e) {
       if (!degradable(e) || call.callerGone()) throw e;
       const stale = this.cache.lookup(key);

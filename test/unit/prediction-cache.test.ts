@@ -1,3 +1,4 @@
+import * as v8 from "node:v8";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, test } from "vitest";
 import { DetectAnomalyRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
@@ -62,6 +63,24 @@ describe("prediction cache", () => {
     c.store("a", entry(1));
     expect(c.enabled).toBe(false);
     expect(c.lookup("a")).toBeUndefined();
+  });
+
+  test("every entry has the same hidden class, however many are stored", () => {
+    // A cache that fills and turns over must not add a V8 map per entry (an
+    // object spread with properties after it did: two maps and a descriptor
+    // array per entry, in old space). %HaveSameMap answers it directly.
+    v8.setFlagsFromString("--allow-natives-syntax");
+    const sameMap = new Function("a", "b", "return %HaveSameMap(a, b)") as (a: object, b: object) => boolean;
+    let now = 0;
+    const c = new PredictionCache<Uint8Array>({ ttlMs: 60_000, staleTtlMs: 0, maxEntries: 5000, maxBytes: 1 << 30, clock: () => now });
+    // Enough stores for V8 to optimize the store path, which is where the spread went wrong.
+    for (let i = 0; i < 5000; i++) {
+      now += 0.5;
+      c.store(`k${i}`, { response: new Uint8Array(100), model: `m${i % 3}`, modelVersion: "1", bytes: 100 });
+    }
+    const answers = [0, 1, 2500, 4998, 4999].map((i) => c.lookup(`k${i}`)?.answer as object);
+    for (const a of answers) expect(a).toBeDefined();
+    expect(answers.filter((a) => !sameMap(a, answers[0] as object))).toHaveLength(0);
   });
 });
 
