@@ -30,7 +30,8 @@ const STEP_S = QUICK ? 3 : 5;
 const ONE_AT_A_TIME = QUICK ? 500 : 2000;
 const CPU_RPS = 1000;
 const CPU_S = QUICK ? 6 : 15;
-const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000];
+// Past where ghz tops out on one CPU of this machine (~7400/s), so the list caps no row.
+const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000];
 /** Each ghz run gets its own workload name ({{run}} in the data), so "miss" rows never hit entries of an earlier run. */
 let runs = 0;
 
@@ -252,6 +253,21 @@ interface Row {
   rssMb: number | undefined;
 }
 
+/**
+ * The step at `rate`, if it is held: p99 under 10 ms, at least 90 % of the
+ * rate delivered, no errors. A step that fails is run once more before the
+ * ramp stops: one full collection of the server's heap (25-60 ms on this
+ * VM, every 10-30 s at these rates) delays enough calls of a 5 s step to
+ * decide its p99 alone, and which step it lands in is chance.
+ */
+async function heldAt(t: Target, rate: number): Promise<Latency | undefined> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const r = await t.drive({ seconds: STEP_S, concurrency: 16, rps: rate });
+    if (r.p99 < 10 && r.rps >= rate * 0.9 && r.errors === 0) return r;
+  }
+  return undefined;
+}
+
 async function measure(t: Target): Promise<Row> {
   process.stderr.write(`  ${t.name}: one at a time...`);
   await t.drive({ n: 200, concurrency: 1 }); // warm the JIT and the connection
@@ -271,8 +287,8 @@ async function measure(t: Target): Promise<Row> {
   process.stderr.write(" max rate...");
   let maxRps = 0;
   for (const rate of RATES) {
-    const r = await t.drive({ seconds: STEP_S, concurrency: 16, rps: rate });
-    if (r.p99 >= 10 || r.rps < rate * 0.9 || r.errors > 0) break;
+    const r = await heldAt(t, rate);
+    if (r === undefined) break;
     maxRps = Math.round(r.rps);
   }
   process.stderr.write(" done\n");
