@@ -46,6 +46,9 @@ const SCHEMAS: { [R in Rpc]: DescMessage } = {
   AnalyzePatterns: AnalyzePatternsResponseSchema,
 };
 
+/** Bytes as a string of one latin1 char per byte (Buffer.from(s, "latin1") gives them back). */
+const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
+
 /** A copy of a message, typed as the original. */
 const copy = <T>(schema: DescMessage, m: T): T => clone(schema, m as never) as T;
 
@@ -109,11 +112,13 @@ const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, half_open: 1, o
 
 export class PredictionPipeline {
   /**
-   * Answers are cached encoded: one buffer per entry instead of a graph of
-   * message objects (less for the garbage collector to mark, an exact size
-   * for cache.max_bytes), and a caller can never change a cached answer.
+   * Answers are cached encoded: a caller can never change a cached answer,
+   * and cache.max_bytes counts exact sizes. The bytes are kept as a latin1
+   * string (one char per byte, on V8's heap): one object per entry with
+   * nothing inside for the collector to follow, where a Uint8Array is a
+   * view, an ArrayBuffer and a backing store that every full GC sweeps.
    */
-  private readonly cache: PredictionCache<Uint8Array>;
+  private readonly cache: PredictionCache<string>;
   private readonly coalescers = new Map<Rpc, Coalescer<Shared>>();
   private readonly breakers = new Map<Rpc, CircuitBreaker>();
   private readonly retry: RetryPolicy;
@@ -222,8 +227,8 @@ export class PredictionPipeline {
         // Once per flight, however many callers share it.
         if (answer.model !== "") metrics.modelInfo.set({ backend: backend.kind, model: answer.model, version: answer.modelVersion }, 1);
         if (this.cache.enabled) {
-          const encoded = encodeBinary(schema as DescMessage, answer.response as never);
-          this.cache.store(key, { response: encoded, model: answer.model, modelVersion: answer.modelVersion, bytes: encoded.byteLength });
+          const encoded = latin1(encodeBinary(schema as DescMessage, answer.response as never, { pooled: true }));
+          this.cache.store(key, { response: encoded, model: answer.model, modelVersion: answer.modelVersion, bytes: encoded.length });
           metrics.cacheEntries.set(this.cache.size);
           metrics.cacheBytes.set(this.cache.bytes);
         }
@@ -268,14 +273,9 @@ export class PredictionPipeline {
     };
   }
 
-  private fromCache<T>(
-    c: { response: Uint8Array; model: string; modelVersion: string },
-    schema: DescMessage,
-    source: Source,
-    reason: string,
-  ) {
+  private fromCache<T>(c: { response: string; model: string; modelVersion: string }, schema: DescMessage, source: Source, reason: string) {
     // Each caller decodes its own message: metadata is set on it afterwards.
-    const response = fromBinary(schema, c.response) as unknown as T;
+    const response = fromBinary(schema, Buffer.from(c.response, "latin1")) as unknown as T;
     return this.answer({ response, model: c.model, modelVersion: c.modelVersion }, source, this.deps.backend.kind, reason);
   }
 

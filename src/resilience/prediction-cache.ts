@@ -23,12 +23,10 @@ export class CachedAnswer<T> {
     readonly bytes: number,
     /** Fresh until this instant (on the injected clock). */
     readonly freshUntil: number,
-    /** When it was stored. */
-    readonly storedAt: number,
   ) {}
 }
 
-/** What a caller stores; the cache adds the times. */
+/** What a caller stores; the cache adds the time it stays fresh. */
 export interface CacheEntry<T> {
   readonly response: T;
   readonly model: string;
@@ -46,7 +44,7 @@ export interface PredictionCacheOptions {
   readonly onEvict?: () => void;
 }
 
-export class PredictionCache<T extends object> {
+export class PredictionCache<T> {
   private readonly lru: LRUCache<string, CachedAnswer<T>> | undefined;
 
   constructor(private readonly options: PredictionCacheOptions) {
@@ -82,7 +80,7 @@ export class PredictionCache<T extends object> {
     if (this.lru === undefined) return;
     if (entry.bytes + key.length > this.options.maxBytes) return;
     const now = this.options.clock();
-    this.lru.set(key, new CachedAnswer(entry.response, entry.model, entry.modelVersion, entry.bytes, now + this.options.ttlMs, now));
+    this.lru.set(key, new CachedAnswer(entry.response, entry.model, entry.modelVersion, entry.bytes, now + this.options.ttlMs));
   }
 
   get size(): number {

@@ -139,7 +139,9 @@ describe("retries", () => {
 describe("cache, stale-if-error and the degradation ladder", () => {
   test("fresh, then cached, then stale while the upstream is down, then fallback, then UNAVAILABLE", async () => {
     const clock = new TestClock();
-    upstream.on(`POST ${DETECT}`, { body: ANSWER });
+    // Text outside ASCII too: a cached answer is kept as bytes and must come back byte for byte.
+    const answer = { ...(ANSWER as object), recommendations: ["Speicher prüfen — Leck?", "扩容副本", "🔥 scale up"] };
+    upstream.on(`POST ${DETECT}`, { body: answer });
     const { client } = await sidecar({ "retry.max_attempts": 1, "cache.ttl": "30s", "cache.stale_ttl": "5m" }, clock);
 
     const fresh = await client.detectAnomaly(req(0.855));
@@ -150,6 +152,8 @@ describe("cache, stale-if-error and the degradation ladder", () => {
     const hit = await client.detectAnomaly({ ...req(0.8551) });
     expect(hit.metadata?.source).toBe(Source.CACHE);
     expect(hit.anomalyScore).toBe(8.7);
+    expect({ ...hit, metadata: undefined }).toEqual({ ...fresh, metadata: undefined });
+    expect(hit.recommendations).toEqual(answer.recommendations);
     expect(upstream.received(DETECT)).toHaveLength(1);
 
     // The upstream goes down and the entry expires: the stale entry answers, flagged.
