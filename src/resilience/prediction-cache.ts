@@ -27,12 +27,7 @@ export class CachedAnswer<T> {
 }
 
 /** What a caller stores; the cache adds the time it stays fresh. */
-export interface CacheEntry<T> {
-  readonly response: T;
-  readonly model: string;
-  readonly modelVersion: string;
-  readonly bytes: number;
-}
+export type CacheEntry<T> = Omit<CachedAnswer<T>, "freshUntil">;
 
 export interface PredictionCacheOptions {
   readonly ttlMs: number;
