@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the benchmark's load generators: ghz (gRPC) from the Go module
-# proxy into .cache/bin, h2load from Debian's nghttp2-client, and Prometheus
-# for the enrichment benchmark.
+# proxy into .cache/bin, h2load from Debian's nghttp2-client, Prometheus
+# for the enrichment benchmark, and nginx (nginx-light) for the native-proxy
+# reference row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOBIN="$PWD/.cache/bin"
@@ -11,8 +12,11 @@ SUDO=""
 need=()
 command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  # The packages start their system services; the benchmark runs its own.
   $SUDO pkill -x prometheus >/dev/null 2>&1 || true
+  $SUDO pkill -x nginx >/dev/null 2>&1 || true
 fi
