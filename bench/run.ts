@@ -2,7 +2,8 @@
  * The benchmark: `npm run bench` (add `-- --quick` for a short run, `--write`
  * to update bench/RESULTS.md). Every row is measured in the same run on the
  * same machine, with load generators that are not Node Connect clients: ghz
- * (gRPC) and h2load (Connect over HTTP/2, HTTP/1.1 to the backend).
+ * (gRPC); h2load one call at a time and vegeta at a rate (Connect over
+ * HTTP/2, HTTP/1.1 to the backend).
  *
  * Rows: the framework's floor (a bare connect-node echo with the same
  * proto), a direct call to the JSON backend (the engine's path without the
@@ -25,6 +26,8 @@ import { enrichmentBenchmark } from "./enrichment.js";
 const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
 const QUICK = process.argv.includes("--quick");
+/** `--only TEXT`: measure only the rows whose name contains TEXT, and print their rows without the ratios. */
+const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const FIXED_RPS = 500;
 const FIXED_S = QUICK ? 8 : 30;
 const WARM_S = QUICK ? 2 : 5;
@@ -281,27 +284,53 @@ function undiciTarget(name: string, origin: string, path: string, body: string):
   };
 }
 
-function h2loadTarget(name: string, url: string, body: string, h1: boolean, pid?: number): Target {
+/**
+ * An HTTP target (Connect over HTTP/2 cleartext, or plain HTTP/1.1): one
+ * call at a time with h2load; at a rate with vegeta, open-loop and evenly
+ * paced like ghz. h2load's own `--rps` is not such a rate: each client fires
+ * its share of a second's requests together, so the server sees bursts (its
+ * log: most gaps under 0.5 ms, the rest 5 ms and more) and what is measured
+ * is the burst's queue.
+ */
+function httpTarget(name: string, url: string, body: string, h1: boolean, pid?: number): Target {
   const file = `/tmp/bench-body-${name.replace(/\W+/g, "-")}.json`;
   writeFileSync(file, body);
+  const tag = `/tmp/bench-http-${process.pid}`;
   return {
     name,
     pid,
     async drive(load) {
-      const log = `/tmp/bench-h2load-${process.pid}.log`;
-      rmSync(log, { force: true }); // h2load appends to its log file
-      const args = ["-d", file, "-H", "content-type: application/json", "-c", String(load.concurrency), "-m", "1", `--log-file=${log}`];
-      if (h1) args.push("--h1");
-      if (load.n !== undefined) args.push("-n", String(load.n));
-      if (load.seconds !== undefined) args.push("-D", String(load.seconds));
-      if (load.rps !== undefined) args.push(`--rps=${Math.max(1, Math.round(load.rps / load.concurrency))}`);
       const started = Date.now();
-      await run("h2load", [...args, url], { maxBuffer: 64 << 20 });
-      const elapsed = (Date.now() - started) / 1000;
-      const lines = readFileSync(log, "utf8").trim().split("\n");
-      const ok = lines.map((l) => l.split("\t")).filter((f) => f[1] === "200");
-      const ms = ok.map((f) => Number(f[2]) / 1000).sort((a, b) => a - b);
-      return { p50: pct(ms, 50), p90: pct(ms, 90), p99: pct(ms, 99), rps: ok.length / elapsed, errors: lines.length - ok.length };
+      if (load.rps === undefined) {
+        const log = `${tag}.log`;
+        rmSync(log, { force: true }); // h2load appends to its log file
+        const args = ["-d", file, "-H", "content-type: application/json", "-c", String(load.concurrency), "-m", "1", `--log-file=${log}`];
+        if (h1) args.push("--h1");
+        if (load.n !== undefined) args.push("-n", String(load.n));
+        if (load.seconds !== undefined) args.push("-D", String(load.seconds));
+        await run("h2load", [...args, url], { maxBuffer: 64 << 20 });
+        const elapsed = (Date.now() - started) / 1000;
+        const lines = readFileSync(log, "utf8").trim().split("\n");
+        const ok = lines.map((l) => l.split("\t")).filter((f) => f[1] === "200");
+        const ms = ok.map((f) => Number(f[2]) / 1000).sort((a, b) => a - b);
+        return { p50: pct(ms, 50), p90: pct(ms, 90), p99: pct(ms, 99), rps: ok.length / elapsed, errors: lines.length - ok.length };
+      }
+      const seconds = load.n !== undefined ? load.n / load.rps : (load.seconds ?? 0);
+      writeFileSync(`${tag}.targets`, `POST ${url}\n`);
+      const vegeta = `${ROOT}.cache/bin/vegeta`;
+      const args = ["attack", `-targets=${tag}.targets`, `-body=${file}`, "-header=content-type: application/json"];
+      args.push(`-rate=${load.rps}/s`, `-duration=${seconds}s`, "-timeout=10s", `-output=${tag}.bin`);
+      if (!h1) args.push("-h2c");
+      await run(vegeta, args, { maxBuffer: 64 << 20 });
+      const { stdout } = await run(vegeta, ["report", "-type=json", `${tag}.bin`], { maxBuffer: 64 << 20 });
+      const r = JSON.parse(stdout) as {
+        requests: number;
+        throughput: number;
+        latencies: Record<string, number>;
+        status_codes: Record<string, number>;
+      };
+      const at = (k: string) => (r.latencies[k] ?? Number.NaN) / 1e6;
+      return { p50: at("50th"), p90: at("90th"), p99: at("99th"), rps: r.throughput, errors: r.requests - (r.status_codes["200"] ?? 0) };
     },
   };
 }
@@ -410,7 +439,7 @@ async function main(): Promise<void> {
     const sidecar = await sidecarWith();
     // The same with unary gRPC left to connect-node's generic handler.
     const viaConnect = await sidecarWith("server.grpc_unary_fast_path=false");
-    // The cache off: h2load repeats one body, so its miss path needs no cache.
+    // The cache off: the HTTP load generators repeat one body, so this miss path needs no cache.
     const noCache = await sidecarWith("cache.max_entries=0");
 
     const hitBody = JSON.stringify({ metrics: [{ name: "cpu_usage", value: 0.5 }], context: { namespace: "shop", resource: "api" } });
@@ -421,32 +450,38 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       ghzTarget("echo, gRPC, connect-node (floor)", echo.port, hitBody, echo.child.pid),
       ghzTarget("echo, gRPC, the sidecar's unary path", echoUnary.port, hitBody, echoUnary.child.pid),
-      h2loadTarget("echo, Connect (floor)", `http://127.0.0.1:${echo.port}${connectPath}`, hitBody, false, echo.child.pid),
+      httpTarget("echo, Connect (floor)", `http://127.0.0.1:${echo.port}${connectPath}`, hitBody, false, echo.child.pid),
       undiciTarget("direct call to the backend (undici)", `http://127.0.0.1:${backend.port}`, "/api/v1/anomaly/detect", hitBody),
-      h2loadTarget("direct HTTP/1.1 to the backend (h2load)", `http://127.0.0.1:${backend.port}/api/v1/anomaly/detect`, hitBody, true),
-      h2loadTarget(
-        "nginx proxy, HTTP/2 → HTTP/1.1 (h2load)",
-        `http://127.0.0.1:${nginx.port}/api/v1/anomaly/detect`,
+      httpTarget(
+        "direct HTTP/1.1 to the backend (h2load, vegeta)",
+        `http://127.0.0.1:${backend.port}/api/v1/anomaly/detect`,
         hitBody,
-        false,
-        nginx.child.pid,
+        true,
       ),
+      httpTarget("nginx proxy, HTTP/2 → HTTP/1.1", `http://127.0.0.1:${nginx.port}/api/v1/anomaly/detect`, hitBody, false, nginx.child.pid),
       ghzTarget("bare Node proxy, gRPC (no features)", bare.port, missData, bare.child.pid),
       ghzTarget("sidecar miss, gRPC", sidecar.port, missData, sidecar.child.pid),
       ghzTarget("sidecar miss, gRPC via connect-node", viaConnect.port, missData, viaConnect.child.pid),
       ghzTarget("sidecar hit, gRPC", sidecar.port, hitBody, sidecar.child.pid),
-      h2loadTarget(
-        "sidecar miss (cache off), Connect",
-        `http://127.0.0.1:${noCache.port}${connectPath}`,
-        hitBody,
-        false,
-        noCache.child.pid,
-      ),
-      h2loadTarget("sidecar hit, Connect", `http://127.0.0.1:${sidecar.port}${connectPath}`, hitBody, false, sidecar.child.pid),
+      httpTarget("sidecar miss (cache off), Connect", `http://127.0.0.1:${noCache.port}${connectPath}`, hitBody, false, noCache.child.pid),
+      httpTarget("sidecar hit, Connect", `http://127.0.0.1:${sidecar.port}${connectPath}`, hitBody, false, sidecar.child.pid),
     ];
-    process.stderr.write(`benchmark (${QUICK ? "quick" : "full"}): ${targets.length} rows\n`);
+    const chosen = ONLY === undefined ? targets : targets.filter((t) => t.name.includes(ONLY));
+    process.stderr.write(`benchmark (${QUICK ? "quick" : "full"}): ${chosen.length} rows\n`);
     const rows: Row[] = [];
-    for (const t of targets) rows.push(await measure(t));
+    for (const t of chosen) rows.push(await measure(t));
+    const table = [
+      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | server CPU ms per call at 500/s / at 1000/s | peak RSS (MB) |",
+      "|---|---|---|---|---|---|",
+      ...rows.map(
+        (r) =>
+          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps ? `${r.maxRps}/s` : `< ${LOW_RATES.at(-1)}/s`} | ${f2(r.cpuPer1000)} / ${f2(r.cpuAt1000)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
+      ),
+    ];
+    if (ONLY !== undefined) {
+      process.stdout.write(`\n${table.join("\n")}\n`);
+      return;
+    }
 
     // Fill the cache (10 000 entries) on the miss path, then read the peak RSS.
     await targets.find((t) => t.name === "sidecar miss, gRPC")?.drive({ n: 12_000, concurrency: 8 });
@@ -459,26 +494,18 @@ async function main(): Promise<void> {
     const echoU = by("echo, gRPC, the sidecar's");
     const direct = by("direct call to the backend (undici)");
     const bareRow = by("bare Node proxy");
-    const directH2load = by("direct HTTP/1.1 to the backend (h2load)");
+    const directHttp = by("direct HTTP/1.1 to the backend (h2load, vegeta)");
     const nginxRow = by("nginx proxy");
     const miss = by("sidecar miss, gRPC");
     const hit = by("sidecar hit, gRPC");
     const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
-    const table = [
-      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | server CPU ms per call at 500/s / at 1000/s | peak RSS (MB) |",
-      "|---|---|---|---|---|---|",
-      ...rows.map(
-        (r) =>
-          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps ? `${r.maxRps}/s` : `< ${LOW_RATES.at(-1)}/s`} | ${f2(r.cpuPer1000)} / ${f2(r.cpuAt1000)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
-      ),
-    ];
     const ratios = [
       "| ratio | measured | target |",
       "|---|---|---|",
       `| latency added over the direct call at 500/s, p90 (ms) | ${f2(miss.fixed.p90 - direct.fixed.p90)} | ≤ 0.6 |`,
       `| latency added over the direct call at 500/s, p99 (ms) | ${f2(miss.fixed.p99 - direct.fixed.p99)} | ≤ 1.25 |`,
       `| latency added over the bare Node proxy at 500/s, p90 / p99 (ms): what the features cost | ${f2(miss.fixed.p90 - bareRow.fixed.p90)} / ${f2(miss.fixed.p99 - bareRow.fixed.p99)} | |`,
-      `| for reference, latency a native proxy (nginx) adds over the direct call at 500/s (h2load), p90 / p99 (ms) | ${f2(nginxRow.fixed.p90 - directH2load.fixed.p90)} / ${f2(nginxRow.fixed.p99 - directH2load.fixed.p99)} | |`,
+      `| for reference, latency a native proxy (nginx) adds over the direct call at 500/s (vegeta), p90 / p99 (ms) | ${f2(nginxRow.fixed.p90 - directHttp.fixed.p90)} / ${f2(nginxRow.fixed.p99 - directHttp.fixed.p99)} | |`,
       `| sidecar miss throughput / echo throughput (gRPC, connect-node echo) | ${f2(ratio(miss.maxRps, echoG.maxRps))} | ≥ 0.85 |`,
       `| sidecar miss throughput / echo throughput (gRPC, unary-path echo) | ${f2(ratio(miss.maxRps, echoU.maxRps))} | |`,
       `| vCPU per 1000 calls/s (miss, gRPC, at 1000 calls/s) | ${f2(miss.cpuAt1000)} | ≤ 0.45 (Dapr), on the way to 0.20 |`,

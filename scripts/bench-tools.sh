@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the benchmark's load generators: ghz (gRPC) from the Go module
-# proxy into .cache/bin, h2load from Debian's nghttp2-client, Prometheus
+# Installs the benchmark's load generators: ghz (gRPC) and vegeta (HTTP at a
+# rate) from the Go module proxy into .cache/bin, h2load (HTTP one call at a
+# time) from Debian's nghttp2-client, Prometheus
 # for the enrichment benchmark, and nginx (nginx-light) for the native-proxy
 # reference row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOBIN="$PWD/.cache/bin"
 [ -x "$GOBIN/ghz" ] || go install github.com/bojand/ghz/cmd/ghz@v0.121.0
+[ -x "$GOBIN/vegeta" ] || go install github.com/tsenart/vegeta/v12@v12.13.0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
