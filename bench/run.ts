@@ -117,9 +117,10 @@ async function startNginx(backendPort: number): Promise<Proc> {
     `daemon off;
 master_process off;
 worker_processes 1;
+worker_rlimit_nofile 16384;
 error_log stderr error;
 pid ${dir}/nginx.pid;
-events { worker_connections 1024; }
+events { worker_connections 8192; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
