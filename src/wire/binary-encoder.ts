@@ -22,15 +22,11 @@
  */
 import { type DescField, type DescMessage, type Message, ScalarType, toBinary, type UnknownField } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
+import { LENGTH_DELIMITED, wireTypeOf } from "./wire-types.js";
 
 // google.protobuf.FeatureSet values protobuf-es exposes on DescField.presence.
 const IMPLICIT = 2;
 const LEGACY_REQUIRED = 3;
-
-const VARINT = 0;
-const FIXED64 = 1;
-const LENGTH_DELIMITED = 2;
-const FIXED32 = 5;
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 const INT64_MIN = -(2n ** 63n);
@@ -76,24 +72,6 @@ function planFor(desc: DescMessage): MessagePlan {
     else plan.fields.push(p);
   }
   return plan;
-}
-
-function wireTypeOf(scalar: ScalarType): number {
-  switch (scalar) {
-    case ScalarType.DOUBLE:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return FIXED64;
-    case ScalarType.FLOAT:
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-      return FIXED32;
-    case ScalarType.STRING:
-    case ScalarType.BYTES:
-      return LENGTH_DELIMITED;
-    default:
-      return VARINT;
-  }
 }
 
 function planField(f: DescField): FieldPlan | undefined {
