@@ -12,11 +12,12 @@
  * unknown paths) is declined and goes to connect-node unchanged.
  */
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { create, type DescMessage, type DescMethodUnary, type DescService, fromBinary, isMessage } from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethodUnary, type DescService, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { MESSAGE_BYTES } from "../api/call-context.js";
 import { CallController } from "../api/call-signal.js";
+import { decodeBinary } from "../wire/binary-decoder.js";
 import { encodeBinary } from "../wire/binary-encoder.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: connect's ServiceImpl is typed per service; this path calls it generically.
@@ -251,7 +252,7 @@ function parseUnary(schema: DescMessage, body: Buffer): unknown {
     throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
   }
   try {
-    return fromBinary(schema, body.subarray(ENVELOPE, end));
+    return decodeBinary(schema, body.subarray(ENVELOPE, end));
   } catch (e) {
     throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
   }
