@@ -47,7 +47,6 @@ interface FieldPlan {
 
 interface MessagePlan {
   ok: boolean;
-  readonly desc: DescMessage;
   /** Indexed by field number. */
   readonly byNumber: (FieldPlan | undefined)[];
   /** protobuf-es's zero message, copied for each new one; its lists and oneofs are replaced. */
@@ -63,7 +62,7 @@ const plans = new WeakMap<DescMessage, MessagePlan>();
 function planFor(desc: DescMessage): MessagePlan {
   let plan = plans.get(desc);
   if (plan !== undefined) return plan;
-  plan = { ok: desc.file.edition === EDITION_PROTO3, desc, byNumber: [], zero: {}, fresh: [] };
+  plan = { ok: desc.file.edition === EDITION_PROTO3, byNumber: [], zero: {}, fresh: [] };
   // Registered before its fields are planned, so recursive types terminate.
   plans.set(desc, plan);
   if (!plan.ok) return plan;
@@ -248,17 +247,17 @@ class Reader {
         return buf.subarray(start, end);
       }
       case ScalarType.DOUBLE:
-        return this.fixed(8, limit) ? buf.readDoubleLE(this.pos - 8) : 0;
+        return buf.readDoubleLE(this.fixed(8, limit));
       case ScalarType.FLOAT:
-        return this.fixed(4, limit) ? buf.readFloatLE(this.pos - 4) : 0;
+        return buf.readFloatLE(this.fixed(4, limit));
       case ScalarType.FIXED32:
-        return this.fixed(4, limit) ? buf.readUInt32LE(this.pos - 4) : 0;
+        return buf.readUInt32LE(this.fixed(4, limit));
       case ScalarType.SFIXED32:
-        return this.fixed(4, limit) ? buf.readInt32LE(this.pos - 4) : 0;
+        return buf.readInt32LE(this.fixed(4, limit));
       case ScalarType.FIXED64:
-        return this.fixed(8, limit) ? buf.readBigUInt64LE(this.pos - 8) : 0n;
+        return buf.readBigUInt64LE(this.fixed(8, limit));
       case ScalarType.SFIXED64:
-        return this.fixed(8, limit) ? buf.readBigInt64LE(this.pos - 8) : 0n;
+        return buf.readBigInt64LE(this.fixed(8, limit));
       case ScalarType.BOOL: {
         const [lo, hi] = this.varint64();
         return lo !== 0 || hi !== 0;
@@ -293,11 +292,12 @@ class Reader {
     }
   }
 
-  /** Advances past `n` fixed bytes, or bails when they are not there. */
-  private fixed(n: number, limit: number): true {
-    if (this.pos + n > limit) throw BAIL;
-    this.pos += n;
-    return true;
+  /** Advances past `n` fixed bytes and returns where they start, or bails when they are not there. */
+  private fixed(n: number, limit: number): number {
+    const start = this.pos;
+    if (start + n > limit) throw BAIL;
+    this.pos = start + n;
+    return start;
   }
 }
 
@@ -335,12 +335,12 @@ function decodeInto(plan: MessagePlan, m: Record<string, unknown>, r: Reader, en
     if (wireType !== f.wireType) throw BAIL;
     let value: unknown;
     if (f.kind === "message") {
-      const plan = f.message as MessagePlan;
+      const subPlan = f.message as MessagePlan;
       const subEnd = r.lengthEnd(end);
       // A message field seen again is merged into the first, as fromBinary does.
       const current = f.oneof === undefined ? m[f.localName] : oneofValue(m[f.oneof], f.localName);
-      const sub = (current as Record<string, unknown> | undefined) ?? zeroOf(plan);
-      decodeInto(plan, sub, r, subEnd, depth + 1);
+      const sub = (current as Record<string, unknown> | undefined) ?? zeroOf(subPlan);
+      decodeInto(subPlan, sub, r, subEnd, depth + 1);
       if (r.pos !== subEnd) throw BAIL;
       value = sub;
     } else value = r.scalar(f.scalar, end);
