@@ -38,6 +38,7 @@ const CPU_S = QUICK ? 6 : 15;
 /** The added latency is also taken from interleaved pairs: PAIRS × (direct call, sidecar miss), each PAIR_S at FIXED_RPS. */
 const PAIRS = QUICK ? 2 : 5;
 const PAIR_S = QUICK ? 4 : 10;
+const PAIR_WARM_S = 2;
 // Past where ghz tops out on one CPU of this machine (~7400/s), so the list caps no row.
 const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000];
 // Where 500/s is not held, down from there, so every row has a figure and every throughput ratio can be taken.
@@ -410,17 +411,21 @@ async function measure(t: Target): Promise<Row> {
 
 /**
  * The latency the sidecar adds, from pairs measured back to back: the
- * direct call, then the sidecar's miss path, each PAIR_S at FIXED_RPS,
- * PAIRS times. The rows are measured minutes apart, and over minutes this
- * VM drifts by as much as the difference being measured (bench/README.md,
- * Status); within a pair it drifts less. Returns each pair's differences.
+ * direct call, then the sidecar's miss path, each PAIR_S at FIXED_RPS after
+ * PAIR_WARM_S of warm-up, PAIRS times. The rows are measured minutes
+ * apart, and over minutes this VM drifts by as much as the difference
+ * being measured (bench/README.md, Status); a pair's halves are seconds
+ * apart. Returns each pair's differences.
  */
 async function pairedAdded(direct: Target, sidecar: Target): Promise<{ p90: number[]; p99: number[] }> {
   const p90: number[] = [];
   const p99: number[] = [];
   for (let i = 0; i < PAIRS; i++) {
     process.stderr.write(`  pair ${i + 1} of ${PAIRS}: direct, sidecar miss at ${FIXED_RPS}/s\n`);
+    // Each half after a short warm-up of its own: each starts from idle, and undici closes connections idle for 4 s.
+    await direct.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
     const d = await direct.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
+    await sidecar.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
     const m = await sidecar.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
     p90.push(m.p90 - d.p90);
     p99.push(m.p99 - d.p99);
