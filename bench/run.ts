@@ -420,13 +420,15 @@ async function measure(t: Target): Promise<Row> {
 async function pairedAdded(direct: Target, sidecar: Target): Promise<{ p90: number[]; p99: number[] }> {
   const p90: number[] = [];
   const p99: number[] = [];
+  // Each half after a short warm-up of its own: each starts from idle, and undici closes connections idle for 4 s.
+  const half = async (t: Target): Promise<Latency> => {
+    await t.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
+    return t.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
+  };
   for (let i = 0; i < PAIRS; i++) {
     process.stderr.write(`  pair ${i + 1} of ${PAIRS}: direct, sidecar miss at ${FIXED_RPS}/s\n`);
-    // Each half after a short warm-up of its own: each starts from idle, and undici closes connections idle for 4 s.
-    await direct.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
-    const d = await direct.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
-    await sidecar.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
-    const m = await sidecar.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
+    const d = await half(direct);
+    const m = await half(sidecar);
     p90.push(m.p90 - d.p90);
     p99.push(m.p99 - d.p99);
   }
@@ -519,10 +521,10 @@ async function main(): Promise<void> {
     }
 
     // Fill the cache (10 000 entries) on the miss path, then read the peak RSS.
-    await targets.find((t) => t.name === "sidecar miss, gRPC")?.drive({ n: 12_000, concurrency: 8 });
+    const byName = (n: string) => targets.find((t) => t.name === n) as Target;
+    await byName("sidecar miss, gRPC").drive({ n: 12_000, concurrency: 8 });
     const rssFull = peakRssMb(sidecar.child.pid as number);
 
-    const byName = (n: string) => targets.find((t) => t.name === n) as Target;
     const paired = await pairedAdded(byName("direct call to the backend (undici)"), byName("sidecar miss, gRPC"));
 
     const enrichment = await enrichmentBenchmark(QUICK ? 10 : 40);
