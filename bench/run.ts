@@ -438,7 +438,7 @@ async function pairedAdded(direct: Target, sidecar: Target): Promise<{ p90: numb
 /** Median (range) of a few figures. */
 function medianRange(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
-  return `${f2(s[Math.floor(s.length / 2)])} (${f2(s[0])} to ${f2(s.at(-1))})`;
+  return `${f2(pct(s, 50))} (${f2(s[0])} to ${f2(s.at(-1))})`;
 }
 
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(2));
