@@ -4,8 +4,9 @@
  * its kind decided here, once; every response body is consumed or dumped, on
  * error paths too, so no connection is leaked.
  */
-import { type Dispatcher, Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { excerpt, type FieldViolation, UpstreamError } from "../errors/upstream-error.js";
+import { Pool } from "./undici-pool.js";
 
 export interface UpstreamClientOptions {
   /** Names the upstream in errors, logs and metrics ("rest", "kserve-v1", ...). */
