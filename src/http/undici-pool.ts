@@ -12,7 +12,10 @@ import type { Pool as UndiciPool } from "undici";
 
 const require = createRequire(import.meta.url);
 
-function load(): { Pool: typeof UndiciPool; from: "lib/dispatcher/pool.js" | "undici" } {
+/** Which module the Pool came from. */
+type PoolSource = "lib/dispatcher/pool.js" | "undici";
+
+function load(): { Pool: typeof UndiciPool; from: PoolSource } {
   try {
     const Pool = require("undici/lib/dispatcher/pool.js") as typeof UndiciPool;
     if (typeof Pool === "function" && typeof Pool.prototype.dispatch === "function") return { Pool, from: "lib/dispatcher/pool.js" };
@@ -28,4 +31,4 @@ const loaded = load();
 export const Pool: typeof UndiciPool = loaded.Pool;
 
 /** Where it was loaded from (for the test that notices a move). */
-export const poolLoadedFrom: "lib/dispatcher/pool.js" | "undici" = loaded.from;
+export const poolLoadedFrom: PoolSource = loaded.from;
