@@ -1,5 +1,7 @@
 /**
- * The benchmark: `npm run bench` (add `-- --quick` for a short run, `--write`
+ * The benchmark: `npm run bench` (add `-- --quick` for a short run, `--rounds`
+ * for the interleaved rounds alone, `--node PATH` for the servers under
+ * another Node binary, `--write`
  * to update bench/RESULTS.md). Every row is measured in the same run on the
  * same machine, with load generators that are not Node Connect clients: ghz
  * (gRPC); h2load one call at a time and vegeta at a rate (Connect over
@@ -28,6 +30,14 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const QUICK = process.argv.includes("--quick");
 /** `--only TEXT`: measure only the rows whose name contains TEXT, and print their rows without the ratios. */
 const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+/**
+ * `--node PATH`: run the servers under test (echoes, bare proxy, sidecar) with
+ * another Node binary, to compare runtimes in one run; the backend and this
+ * process keep this one.
+ */
+const SERVER_NODE = process.argv.includes("--node") ? (process.argv[process.argv.indexOf("--node") + 1] as string) : process.execPath;
+/** `--rounds`: only the interleaved rounds (direct, sidecar miss, bare proxy) and what they split the added latency into. */
+const ROUNDS_ONLY = process.argv.includes("--rounds");
 const FIXED_RPS = 500;
 const FIXED_S = QUICK ? 8 : 30;
 const WARM_S = QUICK ? 2 : 5;
@@ -461,6 +471,12 @@ function medianRange(xs: number[]): string {
 
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(2));
 
+function machineLine(): string {
+  const serverNode =
+    SERVER_NODE === process.execPath ? "" : ` (servers under test: Node ${execFileSync(SERVER_NODE, ["--version"]).toString().trim()})`;
+  return `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${serverNode}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}; ${PLACEMENT}`;
+}
+
 async function main(): Promise<void> {
   const procs: Proc[] = [];
   const stopAll = () => {
@@ -469,9 +485,9 @@ async function main(): Promise<void> {
   process.on("exit", stopAll);
   try {
     const backend = await start("load", process.execPath, ["dist/bench/backend.js", "0"]);
-    const echo = await start("server", process.execPath, ["dist/bench/echo-server.js", "0", "connect"]);
-    const echoUnary = await start("server", process.execPath, ["dist/bench/echo-server.js", "0", "unary"]);
-    const bare = await start("server", process.execPath, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
+    const echo = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "connect"]);
+    const echoUnary = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "unary"]);
+    const bare = await start("server", SERVER_NODE, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
     const nginx = await startNginx(backend.port);
     procs.push(backend, echo, echoUnary, bare, nginx);
     const sidecarEnv = {
@@ -483,7 +499,7 @@ async function main(): Promise<void> {
     const sidecarWith = async (...sets: string[]) => {
       const p = await start(
         "server",
-        process.execPath,
+        SERVER_NODE,
         ["dist/src/main.js", "--set", "server.max_concurrent_requests=10000", ...sets.flatMap((x) => ["--set", x])],
         sidecarEnv,
       );
@@ -521,6 +537,30 @@ async function main(): Promise<void> {
       httpTarget("sidecar miss (cache off), Connect", `http://127.0.0.1:${noCache.port}${connectPath}`, hitBody, false, noCache.child.pid),
       httpTarget("sidecar hit, Connect", `http://127.0.0.1:${sidecar.port}${connectPath}`, hitBody, false, sidecar.child.pid),
     ];
+    const byName = (n: string) => targets.find((t) => t.name === n) as Target;
+    const rounds = async () => {
+      // Fill the cache (10 000 entries) on the miss path first: the rounds run against a sidecar in its steady state.
+      await byName("sidecar miss, gRPC").drive({ n: 12_000, concurrency: 8 });
+      const rssFull = peakRssMb(sidecar.child.pid as number);
+      const [paired, bareAdded] = (await interleavedAdded(byName("direct call to the backend (undici)"), [
+        byName("sidecar miss, gRPC"),
+        byName("bare Node proxy, gRPC (no features)"),
+      ])) as [Added, Added];
+      return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded) };
+    };
+    if (ROUNDS_ONLY) {
+      const { paired, bareAdded, featuresAdded } = await rounds();
+      process.stdout.write(
+        `\nMachine: ${machineLine()}\n\n${[
+          "| rounds at 500/s, median (range) | p90 (ms) | p99 (ms) |",
+          "|---|---|---|",
+          `| the sidecar over the direct call | ${medianRange(paired.p90)} | ${medianRange(paired.p99)} |`,
+          `| the bare Node proxy over the direct call | ${medianRange(bareAdded.p90)} | ${medianRange(bareAdded.p99)} |`,
+          `| the sidecar over the bare Node proxy | ${medianRange(featuresAdded.p90)} | ${medianRange(featuresAdded.p99)} |`,
+        ].join("\n")}\n`,
+      );
+      return;
+    }
     const chosen = ONLY === undefined ? targets : targets.filter((t) => t.name.includes(ONLY));
     process.stderr.write(`benchmark (${QUICK ? "quick" : "full"}): ${chosen.length} rows\n`);
     const rows: Row[] = [];
@@ -538,16 +578,7 @@ async function main(): Promise<void> {
       return;
     }
 
-    // Fill the cache (10 000 entries) on the miss path, then read the peak RSS.
-    const byName = (n: string) => targets.find((t) => t.name === n) as Target;
-    await byName("sidecar miss, gRPC").drive({ n: 12_000, concurrency: 8 });
-    const rssFull = peakRssMb(sidecar.child.pid as number);
-
-    const [paired, bareAdded] = (await interleavedAdded(byName("direct call to the backend (undici)"), [
-      byName("sidecar miss, gRPC"),
-      byName("bare Node proxy, gRPC (no features)"),
-    ])) as [Added, Added];
-    const featuresAdded = minus(paired, bareAdded);
+    const { rssFull, paired, bareAdded, featuresAdded } = await rounds();
 
     const enrichment = await enrichmentBenchmark(QUICK ? 10 : 40);
 
@@ -581,8 +612,7 @@ async function main(): Promise<void> {
       `| sidecar peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
       `| enrichment: the engine's 35 sequential queries / the sidecar's vector (time) | ${f2(enrichment.ratio)} (${f2(enrichment.engineMs)} ms / ${f2(enrichment.sidecarMs)} ms) | > 1 |`,
     ];
-    const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}; ${PLACEMENT}`;
-    const report = `Machine: ${machine}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
+    const report = `Machine: ${machineLine()}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
     process.stdout.write(`\n${report}`);
     if (process.argv.includes("--write")) {
       const path = `${ROOT}bench/RESULTS.md`;
