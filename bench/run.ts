@@ -1,10 +1,10 @@
 /**
- * The benchmark: `npm run bench` (add `-- --quick` for a short run, `--rounds`
- * for the interleaved rounds alone, `--node PATH` for the servers under
- * another Node binary, `--write` to update bench/RESULTS.md). Every row is measured in the same run on the
- * same machine, with load generators that are not Node Connect clients: ghz
- * (gRPC); h2load one call at a time and vegeta at a rate (Connect over
- * HTTP/2, HTTP/1.1 to the backend).
+ * The benchmark: `npm run bench` (add `-- --quick` for a short run,
+ * `--rounds` for the interleaved rounds alone, `--node PATH` for the servers
+ * under another Node binary, `--write` to update bench/RESULTS.md). Every row
+ * is measured in the same run on the same machine, with load generators that
+ * are not Node Connect clients: ghz (gRPC); h2load one call at a time and
+ * vegeta at a rate (Connect over HTTP/2, HTTP/1.1 to the backend).
  *
  * Rows: the framework's floor (a bare connect-node echo with the same
  * proto), a direct call to the JSON backend (the engine's path without the
