@@ -20,23 +20,34 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { connect, createServer } from "node:net";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { Pool } from "undici";
 import { enrichmentBenchmark } from "./enrichment.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
-const QUICK = process.argv.includes("--quick");
-/** `--only TEXT`: measure only the rows whose name contains TEXT, and print their rows without the ratios. */
-const ONLY = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-/**
- * `--node PATH`: run the servers under test (echoes, bare proxy, sidecar) with
- * another Node binary, to compare runtimes in one run; the backend and this
- * process keep this one.
- */
-const SERVER_NODE = process.argv.includes("--node") ? (process.argv[process.argv.indexOf("--node") + 1] as string) : process.execPath;
-/** `--rounds`: only the interleaved rounds (direct, sidecar miss, bare proxy) and what they split the added latency into. */
-const ROUNDS_ONLY = process.argv.includes("--rounds");
+/** The options, declared once; an unknown or misspelt one stops the run instead of starting a full one. */
+const { values: OPTS } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    /** Measure only the rows whose name contains TEXT, and print their rows without the ratios. */
+    only: { type: "string" },
+    /** Only the interleaved rounds (direct, sidecar miss, bare proxy) and what they split the added latency into. */
+    rounds: { type: "boolean" },
+    /**
+     * Run the servers under test (echoes, bare proxy, sidecar) with another
+     * Node binary, to compare runtimes in one run; the backend and this
+     * process keep this one.
+     */
+    node: { type: "string" },
+    "no-pin": { type: "boolean" },
+    write: { type: "boolean" },
+  },
+});
+const QUICK = OPTS.quick === true;
+const ONLY = OPTS.only;
+const SERVER_NODE = OPTS.node ?? process.execPath;
+const ROUNDS_ONLY = OPTS.rounds === true;
 const FIXED_RPS = 500;
 const FIXED_S = QUICK ? 8 : 30;
 const WARM_S = QUICK ? 2 : 5;
@@ -69,7 +80,7 @@ let runs = 0;
  * placement. Off with --no-pin, or where there is one core or no taskset.
  */
 const PIN =
-  !process.argv.includes("--no-pin") &&
+  OPTS["no-pin"] !== true &&
   cpus().length >= 2 &&
   (() => {
     try {
@@ -613,7 +624,7 @@ async function main(): Promise<void> {
     ];
     const report = `Machine: ${machineLine()}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
     process.stdout.write(`\n${report}`);
-    if (process.argv.includes("--write")) {
+    if (OPTS.write === true) {
       const path = `${ROOT}bench/RESULTS.md`;
       writeFileSync(path, `# Benchmark results\n\nProduced by \`npm run bench -- --write\`; targets and method in README.md.\n\n${report}`);
       // Tables padded as Biome formats Markdown, so that the lint step stays green.
