@@ -8,7 +8,8 @@
  *
  * Rows: the framework's floor (a bare connect-node echo with the same
  * proto), a direct call to the JSON backend (the engine's path without the
- * sidecar), and the sidecar's miss and hit paths over gRPC and Connect.
+ * sidecar), and the sidecar's miss and hit paths over gRPC and Connect; and
+ * the engine's own Go client (bench/engine-client) both ways.
  * Columns: latency one call at a time; latency at a fixed rate after a
  * warm-up; the highest rate held with p99 under 10 ms; the sidecar's CPU
  * seconds per 1000 calls; its peak RSS with the cache full. Then the ratios
@@ -32,7 +33,7 @@ const { values: OPTS } = parseArgs({
     quick: { type: "boolean" },
     /** Measure only the rows whose name contains TEXT, and print their rows without the ratios. */
     only: { type: "string" },
-    /** Only the interleaved rounds (direct, sidecar miss, bare proxy) and what they split the added latency into. */
+    /** Only the interleaved rounds (direct, sidecar miss, bare proxy; the Go client both ways) and what they split the added latency into. */
     rounds: { type: "boolean" },
     /**
      * Run the servers under test (echoes, bare proxy, sidecar) with another
@@ -57,9 +58,10 @@ const CPU_RPS = 1000;
 const CPU_S = QUICK ? 6 : 15;
 /**
  * The added latency is also taken from interleaved rounds: PAIRS × (direct
- * call, sidecar miss, bare Node proxy), each PAIR_S at FIXED_RPS. The
- * sidecar follows the direct call as in a pair; the bare proxy follows the
- * sidecar, so what the features cost is also taken seconds apart.
+ * call, sidecar miss, bare Node proxy; the engine's Go client to the
+ * backend, then through the sidecar), each PAIR_S at FIXED_RPS. The sidecar
+ * follows the direct call as in a pair; the bare proxy follows the sidecar,
+ * so what the features cost is also taken seconds apart.
  */
 const PAIRS = QUICK ? 2 : 5;
 const PAIR_S = QUICK ? 4 : 10;
@@ -68,6 +70,9 @@ const PAIR_WARM_S = 2;
 const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000];
 // Where 500/s is not held, down from there, so every row has a figure and every throughput ratio can be taken.
 const LOW_RATES = [400, 300, 200, 100];
+/** The engine's own client, both ways (bench/engine-client). */
+const GO_DIRECT = "engine's Go client → the backend (net/http, no sidecar)";
+const GO_SIDECAR = "engine's Go client → sidecar miss, gRPC";
 /** Each ghz run gets its own workload name ({{run}} in the data), so "miss" rows never hit entries of an earlier run. */
 let runs = 0;
 
@@ -315,6 +320,35 @@ function undiciTarget(name: string, origin: string, path: string, body: string):
 }
 
 /**
+ * The engine's own way, both ways, from one Go program
+ * (bench/engine-client): `direct`, Go's net/http POSTing the JSON to the
+ * backend and decoding the answer, as the engine calls the ML service today;
+ * `sidecar`, the engine's client package (clients/go/mlclient) calling the
+ * sidecar over gRPC, each call a workload of its own (a miss). One client
+ * with and without the hop is how Dapr states its per-hop figure.
+ */
+function engineClientTarget(name: string, mode: "direct" | "sidecar", target: string, pid?: number): Target {
+  return {
+    name,
+    pid,
+    async drive(load) {
+      // Each run is a process of its own, so each first warms its connection
+      // and Go's runtime, unmeasured: 200 calls one at a time, or 1 s at the rate.
+      const args = ["-mode", mode, "-target", target, "-tag", String(++runs)];
+      if (load.rps === undefined) {
+        if (load.concurrency !== 1) throw new Error(`${name}: drives one call at a time or at a rate`);
+        args.push("-warmup", "200", "-n", String(load.n ?? 0));
+      } else {
+        args.push("-rate", String(load.rps), "-warmup", String(load.rps));
+        args.push("-n", String(load.n ?? Math.round((load.seconds ?? 0) * load.rps)));
+      }
+      const { stdout } = await run(`${ROOT}.cache/bin/engine-client`, args, { maxBuffer: 1 << 20 });
+      return JSON.parse(stdout) as Latency;
+    },
+  };
+}
+
+/**
  * An HTTP target (Connect over HTTP/2 cleartext, or plain HTTP/1.1): one
  * call at a time with h2load; at a rate with vegeta, open-loop and evenly
  * paced like ghz. h2load's own `--rps` is not such a rate: each client fires
@@ -441,30 +475,43 @@ interface Added {
 }
 
 /**
- * The latency each hop adds over the direct call, from rounds measured back
- * to back: the direct call, then each hop in turn, each PAIR_S at FIXED_RPS
- * after PAIR_WARM_S of warm-up, PAIRS times. The rows are measured minutes
- * apart, and over minutes this VM drifts by as much as the difference being
- * measured (bench/README.md, Status); a round's parts are seconds apart.
- * Returns, per hop, each round's differences.
+ * The latency each hop adds over its direct call, from rounds measured back
+ * to back: per round, for each group, its direct call, then each of its hops
+ * in turn, each PAIR_S at FIXED_RPS after PAIR_WARM_S of warm-up; PAIRS
+ * rounds. The rows are measured minutes apart, and over minutes this VM
+ * drifts by as much as the difference being measured (bench/README.md,
+ * Status); a round's parts are seconds apart. Returns, per group and hop,
+ * each round's differences.
  */
-async function interleavedAdded(direct: Target, hops: readonly Target[]): Promise<Added[]> {
-  const out = hops.map((): Added => ({ p90: [], p99: [] }));
+async function interleavedAdded(
+  groups: readonly { direct: Target; hops: readonly Target[] }[],
+): Promise<{ added: Added[][]; parts: Map<string, Added> }> {
+  const out = groups.map((g) => g.hops.map((): Added => ({ p90: [], p99: [] })));
+  /** Each part's own figures, by target: what the differences were taken from. */
+  const parts = new Map<string, Added>();
   // Each part after a short warm-up of its own: each starts from idle, and undici closes connections idle for 4 s.
   const part = async (t: Target): Promise<Latency> => {
     await t.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
-    return t.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
+    const m = await t.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
+    const own = parts.get(t.name) ?? { p90: [], p99: [] };
+    own.p90.push(m.p90);
+    own.p99.push(m.p99);
+    parts.set(t.name, own);
+    return m;
   };
   for (let i = 0; i < PAIRS; i++) {
-    process.stderr.write(`  round ${i + 1} of ${PAIRS}: direct, ${hops.map((h) => h.name).join(", ")} at ${FIXED_RPS}/s\n`);
-    const d = await part(direct);
-    for (const [j, hop] of hops.entries()) {
-      const m = await part(hop);
-      out[j]?.p90.push(m.p90 - d.p90);
-      out[j]?.p99.push(m.p99 - d.p99);
+    const names = groups.flatMap((g) => [g.direct.name, ...g.hops.map((h) => h.name)]);
+    process.stderr.write(`  round ${i + 1} of ${PAIRS} at ${FIXED_RPS}/s: ${names.join("; ")}\n`);
+    for (const [k, g] of groups.entries()) {
+      const d = await part(g.direct);
+      for (const [j, hop] of g.hops.entries()) {
+        const m = await part(hop);
+        out[k]?.[j]?.p90.push(m.p90 - d.p90);
+        out[k]?.[j]?.p99.push(m.p99 - d.p99);
+      }
     }
   }
-  return out;
+  return { added: out, parts };
 }
 
 /** Round by round, what `a` adds over `b` (both taken against the same direct call). */
@@ -540,8 +587,10 @@ async function main(): Promise<void> {
         true,
       ),
       httpTarget("nginx proxy, HTTP/2 → HTTP/1.1", `http://127.0.0.1:${nginx.port}/api/v1/anomaly/detect`, hitBody, false, nginx.child.pid),
+      engineClientTarget(GO_DIRECT, "direct", `http://127.0.0.1:${backend.port}`),
       ghzTarget("bare Node proxy, gRPC (no features)", bare.port, missData, bare.child.pid),
       ghzTarget("sidecar miss, gRPC", sidecar.port, missData, sidecar.child.pid),
+      engineClientTarget(GO_SIDECAR, "sidecar", `127.0.0.1:${sidecar.port}`, sidecar.child.pid),
       ghzTarget("sidecar miss, gRPC via connect-node", viaConnect.port, missData, viaConnect.child.pid),
       ghzTarget("sidecar hit, gRPC", sidecar.port, hitBody, sidecar.child.pid),
       httpTarget("sidecar miss (cache off), Connect", `http://127.0.0.1:${noCache.port}${connectPath}`, hitBody, false, noCache.child.pid),
@@ -552,21 +601,27 @@ async function main(): Promise<void> {
       // Fill the cache (10 000 entries) on the miss path first: the rounds run against a sidecar in its steady state.
       await byName("sidecar miss, gRPC").drive({ n: 12_000, concurrency: 8 });
       const rssFull = peakRssMb(sidecar.child.pid as number);
-      const [paired, bareAdded] = (await interleavedAdded(byName("direct call to the backend (undici)"), [
-        byName("sidecar miss, gRPC"),
-        byName("bare Node proxy, gRPC (no features)"),
-      ])) as [Added, Added];
-      return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded) };
+      const { added, parts } = await interleavedAdded([
+        {
+          direct: byName("direct call to the backend (undici)"),
+          hops: [byName("sidecar miss, gRPC"), byName("bare Node proxy, gRPC (no features)")],
+        },
+        { direct: byName(GO_DIRECT), hops: [byName(GO_SIDECAR)] },
+      ]);
+      const [[paired, bareAdded], [engineAdded]] = added as [[Added, Added], [Added]];
+      return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), engineAdded, parts };
     };
     if (ROUNDS_ONLY) {
-      const { paired, bareAdded, featuresAdded } = await rounds();
+      const { paired, bareAdded, featuresAdded, engineAdded, parts } = await rounds();
       process.stdout.write(
         `\nMachine: ${machineLine()}\n\n${[
           "| rounds at 500/s, median (range) | p90 (ms) | p99 (ms) |",
           "|---|---|---|",
+          ...[...parts].map(([name, m]) => `| ${name} | ${medianRange(m.p90)} | ${medianRange(m.p99)} |`),
           `| the sidecar over the direct call | ${medianRange(paired.p90)} | ${medianRange(paired.p99)} |`,
           `| the bare Node proxy over the direct call | ${medianRange(bareAdded.p90)} | ${medianRange(bareAdded.p99)} |`,
           `| the sidecar over the bare Node proxy | ${medianRange(featuresAdded.p90)} | ${medianRange(featuresAdded.p99)} |`,
+          `| the engine's Go client through the sidecar over Go's net/http to the backend | ${medianRange(engineAdded.p90)} | ${medianRange(engineAdded.p99)} |`,
         ].join("\n")}\n`,
       );
       return;
@@ -588,7 +643,7 @@ async function main(): Promise<void> {
       return;
     }
 
-    const { rssFull, paired, bareAdded, featuresAdded } = await rounds();
+    const { rssFull, paired, bareAdded, featuresAdded, engineAdded } = await rounds();
 
     const enrichment = await enrichmentBenchmark(QUICK ? 10 : 40);
 
@@ -610,6 +665,7 @@ async function main(): Promise<void> {
       `| the same from the two rows above, measured minutes apart, p90 / p99 (ms) | ${f2(miss.fixed.p90 - direct.fixed.p90)} / ${f2(miss.fixed.p99 - direct.fixed.p99)} | |`,
       `| of which any Node proxy: the bare Node proxy over the direct call, same rounds, p90 / p99 (ms), median (range) | ${medianRange(bareAdded.p90)} / ${medianRange(bareAdded.p99)} | |`,
       `| of which the features: the sidecar over the bare Node proxy, same rounds, p90 / p99 (ms), median (range) | ${medianRange(featuresAdded.p90)} / ${medianRange(featuresAdded.p99)} | |`,
+      `| the engine's view: its Go client (clients/go/mlclient) through the sidecar over Go's net/http straight to the backend, same rounds, p90 / p99 (ms), median (range) | ${medianRange(engineAdded.p90)} / ${medianRange(engineAdded.p99)} | |`,
       `| the features from the rows, measured minutes apart, p90 / p99 (ms) | ${f2(miss.fixed.p90 - bareRow.fixed.p90)} / ${f2(miss.fixed.p99 - bareRow.fixed.p99)} | |`,
       `| for reference, latency a native proxy (nginx) adds over the direct call at 500/s (vegeta), p90 / p99 (ms) | ${f2(nginxRow.fixed.p90 - directHttp.fixed.p90)} / ${f2(nginxRow.fixed.p99 - directHttp.fixed.p99)} | |`,
       `| sidecar miss throughput / echo throughput (gRPC, connect-node echo) | ${f2(ratio(miss.maxRps, echoG.maxRps))} | ≥ 0.85 |`,

@@ -1,0 +1,189 @@
+// Command engine-client drives one path the way the coordination engine
+// would, for bench/run.ts: open-loop at a fixed rate (or one call at a time),
+// printing {"p50","p90","p99","rps","errors"} as JSON on stdout, latencies in
+// milliseconds. It is the same Go program both ways, so the latency the
+// sidecar adds is taken as Dapr takes its own: one client, with and without
+// the hop.
+//
+//	-mode direct  -target http://127.0.0.1:PORT  net/http POSTing the ADR-009
+//	              JSON and decoding the answer with encoding/json, the way the
+//	              engine calls the ML service today (its pool: 100 idle
+//	              connections, 10 per host);
+//	-mode sidecar -target 127.0.0.1:PORT         the engine's client package
+//	              (clients/go/mlclient), gRPC over HTTP/2 cleartext, each call
+//	              naming a workload of its own so that every call misses the
+//	              sidecar's cache.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aiops-ml-sidecar/sidecar/clients/go/mlclient"
+)
+
+// The ADR-009 request and answer, as far as this call uses them.
+type metric struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+type workload struct {
+	Namespace string `json:"namespace"`
+	Resource  string `json:"resource"`
+}
+
+type anomalyRequest struct {
+	Metrics []metric `json:"metrics"`
+	Context workload `json:"context"`
+}
+
+type anomalyAnswer struct {
+	AnomalyDetected bool     `json:"anomaly_detected"`
+	Confidence      float64  `json:"confidence"`
+	AnomalyScore    float64  `json:"anomaly_score"`
+	Recommendations []string `json:"recommendations"`
+}
+
+func main() {
+	mode := flag.String("mode", "", "direct or sidecar")
+	target := flag.String("target", "", "the backend's URL (direct) or the sidecar's host:port (sidecar)")
+	rate := flag.Int("rate", 0, "calls per second, open-loop; 0: one call at a time")
+	n := flag.Int("n", 0, "calls to measure")
+	warmup := flag.Int("warmup", 0, "calls before measuring, at the same rate")
+	tag := flag.String("tag", "0", "makes this run's workload names its own")
+	flag.Parse()
+
+	var call func(ctx context.Context, i int) error
+	switch *mode {
+	case "direct":
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 10, IdleConnTimeout: 90 * time.Second}}
+		url := *target + "/api/v1/anomaly/detect"
+		call = func(ctx context.Context, i int) error {
+			body, err := json.Marshal(&anomalyRequest{
+				Metrics: []metric{{Name: "cpu_usage", Value: float64(i)}},
+				Context: workload{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
+			})
+			if err != nil {
+				return err
+			}
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			r.Header.Set("content-type", "application/json")
+			res, err := hc.Do(r)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			raw, err := io.ReadAll(res.Body)
+			if err != nil {
+				return err
+			}
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("HTTP %d", res.StatusCode)
+			}
+			var a anomalyAnswer
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return err
+			}
+			if !a.AnomalyDetected {
+				return fmt.Errorf("unexpected answer %s", raw)
+			}
+			return nil
+		}
+	case "sidecar":
+		ml := mlclient.NewMLServiceClient(*target)
+		call = func(ctx context.Context, i int) error {
+			a, err := ml.DetectAnomaly(ctx, &mlclient.AnomalyRequest{
+				Metrics: []mlclient.Metric{{Name: "cpu_usage", Value: float64(i)}},
+				Context: mlclient.RequestContext{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
+			})
+			if err != nil {
+				return err
+			}
+			if !a.AnomalyDetected || a.Metadata.Degraded {
+				return fmt.Errorf("unexpected answer %+v", a)
+			}
+			return nil
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "-mode must be direct or sidecar")
+		os.Exit(2)
+	}
+
+	one := func(i int) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		t0 := time.Now()
+		err := call(ctx, i)
+		return time.Since(t0), err
+	}
+	// Calls [from, from+count): one at a time, or each started at its due time.
+	drive := func(from, count int) (lat []time.Duration, errs int64, elapsed time.Duration) {
+		lat = make([]time.Duration, count)
+		ok := make([]bool, count)
+		var failed atomic.Int64
+		start := time.Now()
+		if *rate == 0 {
+			for k := range count {
+				d, err := one(from + k)
+				lat[k], ok[k] = d, err == nil
+				if err != nil && failed.Add(1) == 1 {
+					fmt.Fprintln(os.Stderr, err)
+				}
+			}
+		} else {
+			var wg sync.WaitGroup
+			interval := time.Second / time.Duration(*rate)
+			for k := range count {
+				if wait := time.Until(start.Add(time.Duration(k) * interval)); wait > 0 {
+					time.Sleep(wait)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d, err := one(from + k)
+					lat[k], ok[k] = d, err == nil
+					if err != nil && failed.Add(1) == 1 {
+						fmt.Fprintln(os.Stderr, err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		elapsed = time.Since(start)
+		kept := lat[:0]
+		for k, d := range lat {
+			if ok[k] {
+				kept = append(kept, d)
+			}
+		}
+		return kept, failed.Load(), elapsed
+	}
+	drive(0, *warmup)
+	lat, errs, elapsed := drive(*warmup, *n)
+	slices.Sort(lat)
+	at := func(p float64) float64 {
+		if len(lat) == 0 {
+			return -1
+		}
+		return float64(lat[min(len(lat)-1, int(p/100*float64(len(lat))))]) / 1e6
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"p50": at(50), "p90": at(90), "p99": at(99),
+		"rps":    float64(len(lat)) / elapsed.Seconds(),
+		"errors": errs,
+	})
+}
