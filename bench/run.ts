@@ -8,8 +8,9 @@
  *
  * Rows: the framework's floor (a bare connect-node echo with the same
  * proto), a direct call to the JSON backend (the engine's path without the
- * sidecar), and the sidecar's miss and hit paths over gRPC and Connect; and
- * the engine's own Go client (bench/engine-client) both ways.
+ * sidecar), bare Node and Go proxies, nginx, and the sidecar's miss and hit
+ * paths over gRPC and Connect; and the engine's own Go client
+ * (bench/go/engine-client) both ways.
  * Columns: latency one call at a time; latency at a fixed rate after a
  * warm-up; the highest rate held with p99 under 10 ms; the sidecar's CPU
  * seconds per 1000 calls; its peak RSS with the cache full. Then the ratios
@@ -33,7 +34,7 @@ const { values: OPTS } = parseArgs({
     quick: { type: "boolean" },
     /** Measure only the rows whose name contains TEXT, and print their rows without the ratios. */
     only: { type: "string" },
-    /** Only the interleaved rounds (direct, sidecar miss, bare proxy; the Go client both ways) and what they split the added latency into. */
+    /** Only the interleaved rounds (direct, sidecar miss, bare Node and Go proxies; the Go client both ways) and what they split the added latency into. */
     rounds: { type: "boolean" },
     /**
      * Run the servers under test (echoes, bare proxy, sidecar) with another
@@ -58,8 +59,8 @@ const CPU_RPS = 1000;
 const CPU_S = QUICK ? 6 : 15;
 /**
  * The added latency is also taken from interleaved rounds: PAIRS × (direct
- * call, sidecar miss, bare Node proxy; the engine's Go client to the
- * backend, then through the sidecar), each PAIR_S at FIXED_RPS. The sidecar
+ * call, sidecar miss, bare Node proxy, bare Go proxy; the engine's Go
+ * client to the backend, then through the sidecar), each PAIR_S at FIXED_RPS. The sidecar
  * follows the direct call as in a pair; the bare proxy follows the sidecar,
  * so what the features cost is also taken seconds apart.
  */
@@ -70,9 +71,11 @@ const PAIR_WARM_S = 2;
 const RATES = [500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000];
 // Where 500/s is not held, down from there, so every row has a figure and every throughput ratio can be taken.
 const LOW_RATES = [400, 300, 200, 100];
-/** The engine's own client, both ways (bench/engine-client). */
+/** The engine's own client, both ways (bench/go/engine-client). */
 const GO_DIRECT = "engine's Go client → the backend (net/http, no sidecar)";
 const GO_SIDECAR = "engine's Go client → sidecar miss, gRPC";
+/** The hand-written Go alternative (bench/go/bare-proxy). */
+const BARE_GO = "bare Go proxy, gRPC (connect-go → net/http, no features)";
 /** Each ghz run gets its own workload name ({{run}} in the data), so "miss" rows never hit entries of an earlier run. */
 let runs = 0;
 
@@ -321,7 +324,7 @@ function undiciTarget(name: string, origin: string, path: string, body: string):
 
 /**
  * The engine's own way, both ways, from one Go program
- * (bench/engine-client): `direct`, Go's net/http POSTing the JSON to the
+ * (bench/go/engine-client): `direct`, Go's net/http POSTing the JSON to the
  * backend and decoding the answer, as the engine calls the ML service today;
  * `sidecar`, the engine's client package (clients/go/mlclient) calling the
  * sidecar over gRPC, each call a workload of its own (a miss). One client
@@ -545,8 +548,9 @@ async function main(): Promise<void> {
     const echo = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "connect"]);
     const echoUnary = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "unary"]);
     const bare = await start("server", SERVER_NODE, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
+    const bareGo = await start("server", `${ROOT}.cache/bin/go-bare-proxy`, ["0", `http://127.0.0.1:${backend.port}`]);
     const nginx = await startNginx(backend.port);
-    procs.push(backend, echo, echoUnary, bare, nginx);
+    procs.push(backend, echo, echoUnary, bare, bareGo, nginx);
     const sidecarEnv = {
       ML_SERVICE_URL: `http://127.0.0.1:${backend.port}`,
       SIDECAR_GRPC_ADDR: "127.0.0.1:0",
@@ -589,6 +593,7 @@ async function main(): Promise<void> {
       httpTarget("nginx proxy, HTTP/2 → HTTP/1.1", `http://127.0.0.1:${nginx.port}/api/v1/anomaly/detect`, hitBody, false, nginx.child.pid),
       engineClientTarget(GO_DIRECT, "direct", `http://127.0.0.1:${backend.port}`),
       ghzTarget("bare Node proxy, gRPC (no features)", bare.port, missData, bare.child.pid),
+      ghzTarget(BARE_GO, bareGo.port, missData, bareGo.child.pid),
       ghzTarget("sidecar miss, gRPC", sidecar.port, missData, sidecar.child.pid),
       engineClientTarget(GO_SIDECAR, "sidecar", `127.0.0.1:${sidecar.port}`, sidecar.child.pid),
       ghzTarget("sidecar miss, gRPC via connect-node", viaConnect.port, missData, viaConnect.child.pid),
@@ -604,15 +609,15 @@ async function main(): Promise<void> {
       const { added, parts } = await interleavedAdded([
         {
           direct: byName("direct call to the backend (undici)"),
-          hops: [byName("sidecar miss, gRPC"), byName("bare Node proxy, gRPC (no features)")],
+          hops: [byName("sidecar miss, gRPC"), byName("bare Node proxy, gRPC (no features)"), byName(BARE_GO)],
         },
         { direct: byName(GO_DIRECT), hops: [byName(GO_SIDECAR)] },
       ]);
-      const [[paired, bareAdded], [engineAdded]] = added as [[Added, Added], [Added]];
-      return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), engineAdded, parts };
+      const [[paired, bareAdded, bareGoAdded], [engineAdded]] = added as [[Added, Added, Added], [Added]];
+      return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), bareGoAdded, engineAdded, parts };
     };
     if (ROUNDS_ONLY) {
-      const { paired, bareAdded, featuresAdded, engineAdded, parts } = await rounds();
+      const { paired, bareAdded, featuresAdded, bareGoAdded, engineAdded, parts } = await rounds();
       process.stdout.write(
         `\nMachine: ${machineLine()}\n\n${[
           "| rounds at 500/s, median (range) | p90 (ms) | p99 (ms) |",
@@ -621,6 +626,7 @@ async function main(): Promise<void> {
           `| the sidecar over the direct call | ${medianRange(paired.p90)} | ${medianRange(paired.p99)} |`,
           `| the bare Node proxy over the direct call | ${medianRange(bareAdded.p90)} | ${medianRange(bareAdded.p99)} |`,
           `| the sidecar over the bare Node proxy | ${medianRange(featuresAdded.p90)} | ${medianRange(featuresAdded.p99)} |`,
+          `| the bare Go proxy over the direct call | ${medianRange(bareGoAdded.p90)} | ${medianRange(bareGoAdded.p99)} |`,
           `| the engine's Go client through the sidecar over Go's net/http to the backend | ${medianRange(engineAdded.p90)} | ${medianRange(engineAdded.p99)} |`,
         ].join("\n")}\n`,
       );
@@ -643,7 +649,7 @@ async function main(): Promise<void> {
       return;
     }
 
-    const { rssFull, paired, bareAdded, featuresAdded, engineAdded } = await rounds();
+    const { rssFull, paired, bareAdded, featuresAdded, bareGoAdded, engineAdded } = await rounds();
 
     const enrichment = await enrichmentBenchmark(QUICK ? 10 : 40);
 
@@ -665,6 +671,7 @@ async function main(): Promise<void> {
       `| the same from the two rows above, measured minutes apart, p90 / p99 (ms) | ${f2(miss.fixed.p90 - direct.fixed.p90)} / ${f2(miss.fixed.p99 - direct.fixed.p99)} | |`,
       `| of which any Node proxy: the bare Node proxy over the direct call, same rounds, p90 / p99 (ms), median (range) | ${medianRange(bareAdded.p90)} / ${medianRange(bareAdded.p99)} | |`,
       `| of which the features: the sidecar over the bare Node proxy, same rounds, p90 / p99 (ms), median (range) | ${medianRange(featuresAdded.p90)} / ${medianRange(featuresAdded.p99)} | |`,
+      `| for reference, a hand-written Go proxy (connect-go → net/http, no features) over the direct call, same rounds, p90 / p99 (ms), median (range) | ${medianRange(bareGoAdded.p90)} / ${medianRange(bareGoAdded.p99)} | |`,
       `| the engine's view: its Go client (clients/go/mlclient) through the sidecar over Go's net/http straight to the backend, same rounds, p90 / p99 (ms), median (range) | ${medianRange(engineAdded.p90)} / ${medianRange(engineAdded.p99)} | |`,
       `| the features from the rows, measured minutes apart, p90 / p99 (ms) | ${f2(miss.fixed.p90 - bareRow.fixed.p90)} / ${f2(miss.fixed.p99 - bareRow.fixed.p99)} | |`,
       `| for reference, latency a native proxy (nginx) adds over the direct call at 500/s (vegeta), p90 / p99 (ms) | ${f2(nginxRow.fixed.p90 - directHttp.fixed.p90)} / ${f2(nginxRow.fixed.p99 - directHttp.fixed.p99)} | |`,

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Installs the benchmark's load generators: ghz (gRPC) and vegeta (HTTP at a
-# rate) from the Go module proxy into .cache/bin; the engine's own Go client
-# as a load generator (bench/engine-client, built from this checkout); h2load
-# (HTTP one call at a time) from Debian's nghttp2-client; Prometheus for the
-# enrichment benchmark; and nginx (nginx-light) for the native-proxy
-# reference row.
+# rate) from the Go module proxy into .cache/bin; from this checkout's
+# bench/go, the engine's own Go client as a load generator and a bare Go
+# proxy for its reference row; h2load (HTTP one call at a time) from
+# Debian's nghttp2-client; Prometheus for the enrichment benchmark; and
+# nginx (nginx-light) for the native-proxy reference row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOBIN="$PWD/.cache/bin"
 [ -x "$GOBIN/ghz" ] || go install github.com/bojand/ghz/cmd/ghz@v0.121.0
 [ -x "$GOBIN/vegeta" ] || go install github.com/tsenart/vegeta/v12@v12.13.0
-# Always rebuilt: it is this checkout's client package (clients/go/mlclient).
-(cd bench/engine-client && go build -o "$GOBIN/engine-client" .)
+# Always rebuilt: they are this checkout's (the client is clients/go/mlclient).
+(cd bench/go && go build -o "$GOBIN/engine-client" ./engine-client && go build -o "$GOBIN/go-bare-proxy" ./bare-proxy)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()

@@ -100,7 +100,7 @@ go_suite() {
 }
 go_suite "deployment manifests" deploy
 go_suite "Go client for the engine" clients/go
-check "the benchmark's Go load generator (bench/engine-client) builds and vets against clients/go" bash -c 'cd bench/engine-client && go vet ./...'
+check "the benchmark's Go programs (bench/go) build and vet against clients/go" bash -c 'cd bench/go && go vet ./...'
 
 step "Python suite (pytest): the contract and the reference ML service"
 rm -f .cache/pytest.xml

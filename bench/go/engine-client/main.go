@@ -29,31 +29,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aiops-ml-sidecar/sidecar/bench/go/internal/adr009"
 	"github.com/aiops-ml-sidecar/sidecar/clients/go/mlclient"
 )
-
-// The ADR-009 request and answer, as far as this call uses them.
-type metric struct {
-	Name  string  `json:"name"`
-	Value float64 `json:"value"`
-}
-
-type workload struct {
-	Namespace string `json:"namespace"`
-	Resource  string `json:"resource"`
-}
-
-type anomalyRequest struct {
-	Metrics []metric `json:"metrics"`
-	Context workload `json:"context"`
-}
-
-type anomalyAnswer struct {
-	AnomalyDetected bool     `json:"anomaly_detected"`
-	Confidence      float64  `json:"confidence"`
-	AnomalyScore    float64  `json:"anomaly_score"`
-	Recommendations []string `json:"recommendations"`
-}
 
 func main() {
 	mode := flag.String("mode", "", "direct or sidecar")
@@ -68,11 +46,11 @@ func main() {
 	switch *mode {
 	case "direct":
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 10, IdleConnTimeout: 90 * time.Second}}
-		url := *target + "/api/v1/anomaly/detect"
+		url := *target + adr009.DetectPath
 		call = func(ctx context.Context, i int) error {
-			body, err := json.Marshal(&anomalyRequest{
-				Metrics: []metric{{Name: "cpu_usage", Value: float64(i)}},
-				Context: workload{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
+			body, err := json.Marshal(&adr009.AnomalyRequest{
+				Metrics: []adr009.Metric{{Name: "cpu_usage", Value: float64(i)}},
+				Context: adr009.Workload{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
 			})
 			if err != nil {
 				return err
@@ -94,7 +72,7 @@ func main() {
 			if res.StatusCode != http.StatusOK {
 				return fmt.Errorf("HTTP %d", res.StatusCode)
 			}
-			var a anomalyAnswer
+			var a adr009.AnomalyAnswer
 			if err := json.Unmarshal(raw, &a); err != nil {
 				return err
 			}
