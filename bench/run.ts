@@ -34,7 +34,11 @@ const { values: OPTS } = parseArgs({
     quick: { type: "boolean" },
     /** Measure only the rows whose name contains TEXT, and print their rows without the ratios. */
     only: { type: "string" },
-    /** Only the interleaved rounds (direct, sidecar miss, bare Node and Go proxies; the Go client both ways) and what they split the added latency into. */
+    /**
+     * Only the interleaved rounds (direct, sidecar miss, bare Node and Go
+     * proxies; the Go client both ways) and what they split the added
+     * latency into.
+     */
     rounds: { type: "boolean" },
     /**
      * Run the servers under test (echoes, bare proxy, sidecar) with another
@@ -60,9 +64,10 @@ const CPU_S = QUICK ? 6 : 15;
 /**
  * The added latency is also taken from interleaved rounds: PAIRS × (direct
  * call, sidecar miss, bare Node proxy, bare Go proxy; the engine's Go
- * client to the backend, then through the sidecar), each PAIR_S at FIXED_RPS. The sidecar
- * follows the direct call as in a pair; the bare proxy follows the sidecar,
- * so what the features cost is also taken seconds apart.
+ * client to the backend, then through the sidecar), each PAIR_S at
+ * FIXED_RPS. The sidecar follows the direct call as in a pair; the bare
+ * proxy follows the sidecar, so what the features cost is also taken
+ * seconds apart.
  */
 const PAIRS = QUICK ? 2 : 5;
 const PAIR_S = QUICK ? 4 : 10;
