@@ -9,11 +9,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -36,27 +33,9 @@ func (p *proxy) DetectAnomaly(ctx context.Context, req *connect.Request[mlv1.Det
 	for _, m := range req.Msg.GetMetrics() {
 		in.Metrics = append(in.Metrics, adr009.Metric{Name: m.GetName(), Value: m.GetValue()})
 	}
-	body, err := json.Marshal(&in)
-	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
-	}
-	r.Header.Set("content-type", "application/json")
-	res, err := p.client.Do(r)
+	a, err := adr009.Detect(ctx, p.client, p.url, &in)
 	if err != nil {
 		return nil, connect.NewError(connect.CodeUnavailable, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil || res.StatusCode != http.StatusOK {
-		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("backend: HTTP %d %v", res.StatusCode, err))
-	}
-	var a adr009.AnomalyAnswer
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, connect.NewError(connect.CodeInternal, err)
 	}
 	return connect.NewResponse(&mlv1.DetectAnomalyResponse{
 		AnomalyDetected: a.AnomalyDetected,
@@ -72,7 +51,7 @@ func main() {
 		os.Exit(2)
 	}
 	p := &proxy{
-		url:    os.Args[2] + adr009.DetectPath,
+		url:    os.Args[2],
 		client: &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 100, IdleConnTimeout: 90 * time.Second}},
 	}
 	mux := http.NewServeMux()

@@ -16,12 +16,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -46,38 +44,16 @@ func main() {
 	switch *mode {
 	case "direct":
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 10, IdleConnTimeout: 90 * time.Second}}
-		url := *target + adr009.DetectPath
 		call = func(ctx context.Context, i int) error {
-			body, err := json.Marshal(&adr009.AnomalyRequest{
+			a, err := adr009.Detect(ctx, hc, *target, &adr009.AnomalyRequest{
 				Metrics: []adr009.Metric{{Name: "cpu_usage", Value: float64(i)}},
 				Context: adr009.Workload{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
 			})
 			if err != nil {
 				return err
 			}
-			r, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			r.Header.Set("content-type", "application/json")
-			res, err := hc.Do(r)
-			if err != nil {
-				return err
-			}
-			defer res.Body.Close()
-			raw, err := io.ReadAll(res.Body)
-			if err != nil {
-				return err
-			}
-			if res.StatusCode != http.StatusOK {
-				return fmt.Errorf("HTTP %d", res.StatusCode)
-			}
-			var a adr009.AnomalyAnswer
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return err
-			}
 			if !a.AnomalyDetected {
-				return fmt.Errorf("unexpected answer %s", raw)
+				return fmt.Errorf("unexpected answer %+v", a)
 			}
 			return nil
 		}

@@ -2,6 +2,15 @@
 // contract) as far as the benchmark's Go programs use it.
 package adr009
 
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
 // DetectPath is where the ML service answers anomaly calls.
 const DetectPath = "/api/v1/anomaly/detect"
 
@@ -29,4 +38,35 @@ type AnomalyAnswer struct {
 	Confidence      float64  `json:"confidence"`
 	AnomalyScore    float64  `json:"anomaly_score"`
 	Recommendations []string `json:"recommendations"`
+}
+
+// Detect POSTs req to the service at baseURL and decodes its answer; any
+// status but 200 is an error.
+func Detect(ctx context.Context, hc *http.Client, baseURL string, req *AnomalyRequest) (*AnomalyAnswer, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+DetectPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("content-type", "application/json")
+	res, err := hc.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("backend: HTTP %d: %s", res.StatusCode, raw)
+	}
+	var a AnomalyAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
 }
