@@ -115,15 +115,17 @@ export function createServer(deps: ServerDeps): Sidecar {
     maxTimeoutMs: config.server.max_timeout,
     shutdownSignal: shutdown.signal,
   };
+  // Proto field names out (the REST contract's snake_case); unknown fields in are errors.
+  const jsonOptions = { useProtoFieldName: true, ignoreUnknownFields: false };
   const handler = connectNodeAdapter({
     ...transport,
-    jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
+    jsonOptions,
     routes(router) {
       for (const [service, impl] of services) router.service(service, impl as never);
     },
   });
   const api = createApiListener(handler, {
-    first: config.server.grpc_unary_fast_path ? createGrpcUnaryHandler({ ...transport, services }) : undefined,
+    first: config.server.grpc_unary_fast_path ? createGrpcUnaryHandler({ ...transport, services, jsonOptions }) : undefined,
   });
   // Health alone, for kubelet's gRPC probes on the pod IP (server.health_addr).
   const healthOnly =

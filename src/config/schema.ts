@@ -202,10 +202,11 @@ export const SCHEMA = {
     /** After SIGTERM the process exits (0) within this, calls in flight given until then to finish. */
     shutdown_grace: dur("25s", 100, 3_600_000),
     /**
-     * Serve unary gRPC calls (binary, uncompressed) on the sidecar's own
-     * unary path instead of connect-node's generic handler: same answers,
-     * a third less CPU per call (bench/RESULTS.md). false: connect-node
-     * serves every call.
+     * Serve unary calls over HTTP/2 — gRPC (binary) and Connect POST
+     * (binary or JSON), uncompressed — on the sidecar's own unary path
+     * instead of connect-node's generic handler: same answers, a third less
+     * CPU per call (bench/RESULTS.md). The name predates Connect on this
+     * path. false: connect-node serves every call.
      */
     grpc_unary_fast_path: bool(true),
   },

@@ -1,19 +1,37 @@
 /**
- * The gRPC unary path: what the engine calls, every call. connect-node's
+ * The unary path: what the engine calls, every call. connect-node's
  * universal handler runs each call through a chain of async generators,
  * three linked AbortControllers and a DOMException at the end of every call
  * (bench/README.md has the profile); on this path that is most of the
- * sidecar's CPU. This handler serves unary methods over gRPC (HTTP/2,
- * binary, uncompressed) directly on Node's HTTP/2 request and response,
- * with connect's own pieces for the protocol details — timeout parsing,
- * trailer status (grpc-status, grpc-message, grpc-status-details-bin) — and
- * the same service implementations and HandlerContext. Everything else
- * (Connect, gRPC-Web, gRPC+JSON, compressed messages, streaming methods,
- * unknown paths) is declined and goes to connect-node unchanged.
+ * sidecar's CPU. This handler serves unary methods over HTTP/2 directly on
+ * Node's HTTP/2 request and stream, in two protocols:
+ * - gRPC (binary, uncompressed): the message enveloped, the status in
+ *   trailers (grpc-status, grpc-message, grpc-status-details-bin);
+ * - Connect unary POST (application/proto or application/json,
+ *   uncompressed): the bare message, the status as the HTTP status with a
+ *   JSON error body, trailers as `trailer-` headers. Its answer goes out as
+ *   one write, HEADERS and a DATA frame carrying END_STREAM.
+ * Answers are not compressed on either (a caller's accept-encoding is a
+ * preference the protocols let a server decline).
+ * It uses connect's own pieces for the protocol details (timeout parsing,
+ * status mapping, error bodies, JSON serialization) and the same service
+ * implementations and HandlerContext. Everything else (gRPC-Web, gRPC+JSON,
+ * Connect GET, compressed messages, streaming methods, unknown paths, and
+ * HTTP/1.1) is declined and goes to connect-node unchanged.
  */
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { create, type DescMessage, type DescMethodUnary, type DescService, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { createMethodSerializationLookup, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
+import {
+  codeToHttpStatus,
+  contentTypeUnaryJson,
+  contentTypeUnaryProto,
+  errorToJsonBytes,
+  parseTimeout as parseConnectTimeout,
+  parseContentType,
+  trailerMux,
+} from "@connectrpc/connect/protocol-connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { MESSAGE_BYTES } from "../api/call-context.js";
 import { CallController } from "../api/call-signal.js";
@@ -27,6 +45,8 @@ interface Route {
   readonly method: DescMethodUnary;
   readonly service: DescService;
   readonly impl: (req: unknown, ctx: HandlerContext) => unknown;
+  /** connect's own JSON (and bounds) for this method, as connect-node uses them. */
+  readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>;
 }
 
 export interface GrpcUnaryOptions {
@@ -38,12 +58,16 @@ export interface GrpcUnaryOptions {
   readonly maxTimeoutMs: number;
   /** Aborts every call in flight (shutdown), as connect's shutdownSignal. */
   readonly shutdownSignal: AbortSignal;
+  /** connect-node's JSON options, for Connect's JSON messages and error bodies. */
+  readonly jsonOptions?: Parameters<typeof errorToJsonBytes>[1];
 }
 
 /** Serves a request and returns true, or returns false for connect-node to serve it. */
 export type GrpcUnaryHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
 
 const CONTENT_TYPE = /^application\/grpc(\+proto)?$/i;
+/** The wire format of one call: gRPC, or Connect unary with a binary or JSON message. */
+type Wire = "grpc" | "connect+proto" | "connect+json";
 const RESPONSE_HEADER = { "content-type": "application/grpc+proto" };
 const ENVELOPE = 5;
 
@@ -62,7 +86,15 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHand
     for (const method of service.methods) {
       const fn = impl[method.localName];
       if (method.methodKind !== "unary" || typeof fn !== "function") continue;
-      routes.set(`/${service.typeName}/${method.name}`, { method: method as DescMethodUnary, service, impl: fn.bind(impl) });
+      routes.set(`/${service.typeName}/${method.name}`, {
+        method: method as DescMethodUnary,
+        service,
+        impl: fn.bind(impl),
+        serialization: createMethodSerializationLookup(method, undefined, options.jsonOptions, {
+          readMaxBytes: options.readMaxBytes,
+          writeMaxBytes: 0xffffffff,
+        }),
+      });
     }
   }
   // One listener on the shutdown signal for every call, rather than one per
@@ -79,34 +111,43 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHand
   return (req, res) => {
     const route = routes.get(req.url);
     const contentType = req.headers["content-type"];
-    const encoding = req.headers["grpc-encoding"];
-    if (
-      route === undefined ||
-      req.method !== "POST" ||
-      contentType === undefined ||
-      !CONTENT_TYPE.test(contentType) ||
-      (encoding !== undefined && encoding !== "identity")
-    ) {
-      return false;
-    }
-    serve(route, req, res, options, inFlight);
+    if (route === undefined || req.method !== "POST" || contentType === undefined) return false;
+    const wire = wireOf(contentType, req.headers);
+    if (wire === undefined) return false;
+    serve(route, wire, req, res, options, inFlight);
     return true;
   };
 }
 
+const identity = (encoding: string | string[] | undefined): boolean => encoding === undefined || encoding === "identity";
+
+/** The protocol of a request this path serves, or undefined for connect-node to serve it. */
+function wireOf(contentType: string, headers: Http2ServerRequest["headers"]): Wire | undefined {
+  if (CONTENT_TYPE.test(contentType)) return identity(headers["grpc-encoding"]) ? "grpc" : undefined;
+  const connect = parseContentType(contentType);
+  if (connect === undefined || connect.stream || !identity(headers["content-encoding"])) return undefined;
+  return connect.binary ? "connect+proto" : "connect+json";
+}
+
 function serve(
   route: Route,
+  wire: Wire,
   req: Http2ServerRequest,
   res: Http2ServerResponse,
   options: GrpcUnaryOptions,
   inFlight: Set<CallController>,
 ): void {
   const stream = req.stream;
-  const responseHeader = new Headers(RESPONSE_HEADER);
+  const grpc = wire === "grpc";
+  const responseHeader = new Headers(
+    grpc ? RESPONSE_HEADER : { "content-type": wire === "connect+proto" ? contentTypeUnaryProto : contentTypeUnaryJson },
+  );
   let ctx: UnaryContext | undefined;
   let answered = false;
 
-  const timeout = parseTimeout((req.headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs);
+  const timeout = grpc
+    ? parseTimeout((req.headers["grpc-timeout"] as string | undefined) ?? null, options.maxTimeoutMs)
+    : parseConnectTimeout((req.headers["connect-timeout-ms"] as string | undefined) ?? null, options.maxTimeoutMs);
   const controller = new CallController();
   let timer: NodeJS.Timeout | undefined;
   if (timeout.timeoutMs !== undefined && timeout.error === undefined) {
@@ -125,27 +166,14 @@ function serve(
   else inFlight.add(controller);
   stream.once("close", onClose);
 
-  /** Answers with `frame` (the enveloped message) or, without one, with trailers only. */
-  const respond = (frame: Uint8Array | undefined, error: ConnectError | undefined): void => {
+  /** Answers with `body` (the encoded message, enveloped for gRPC) or, without one, with `error`. */
+  const respond = (body: Uint8Array | undefined, error: ConnectError | undefined): void => {
     if (answered) return;
     answered = true;
     finish();
     if (stream.destroyed || stream.closed) return;
-    const head: Record<string, string> = {};
-    responseHeader.forEach((v, k) => {
-      head[k] = v;
-    });
-    const tail: Record<string, string> = {};
-    const trailer = ctx?.trailerIfAny();
-    if (trailer !== undefined || error !== undefined) {
-      setTrailerStatus(trailer ?? new Headers(), error).forEach((v, k) => {
-        tail[k] = v;
-      });
-    } else tail["grpc-status"] = "0";
-    res.writeHead(200, head);
-    res.addTrailers(tail);
-    if (frame === undefined) res.end();
-    else res.end(frame);
+    if (grpc) respondGrpc(res, responseHeader, ctx?.trailerIfAny(), body, error);
+    else respondConnect(stream, responseHeader, ctx?.trailerIfAny(), body, error, options);
   };
   const fail = (e: unknown): void => {
     const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
@@ -159,10 +187,22 @@ function serve(
     return;
   }
 
-  // Read the one enveloped message, bounded by readMaxBytes.
+  // Read the one message, bounded by readMaxBytes: for gRPC the length its
+  // envelope declares, for Connect the body's content-length (connect's
+  // readAllBytes, with its errors).
   const chunks: Buffer[] = [];
   let size = 0;
   let declared = -1;
+  if (!grpc) {
+    const hint = req.headers["content-length"];
+    const n = hint === undefined ? Number.NaN : Number.parseInt(hint, 10);
+    if (Number.isSafeInteger(n) && n >= 0) declared = n;
+    if (declared > options.readMaxBytes) {
+      req.resume();
+      fail(tooLarge(declared, options.readMaxBytes));
+      return;
+    }
+  }
   const stopReading = (error: ConnectError): void => {
     req.off("data", onData);
     req.off("end", onEnd);
@@ -173,16 +213,21 @@ function serve(
   const onData = (chunk: Buffer): void => {
     chunks.push(chunk);
     size += chunk.byteLength;
+    if (!grpc) {
+      if (declared >= 0 && size > declared) {
+        stopReading(new ConnectError(`protocol error: promised ${declared} bytes, received ${size}`, Code.InvalidArgument));
+      } else if (declared < 0 && size > options.readMaxBytes) {
+        stopReading(
+          new ConnectError(`message size is larger than configured readMaxBytes ${options.readMaxBytes}`, Code.ResourceExhausted),
+        );
+      }
+      return;
+    }
     if (declared < 0 && size >= ENVELOPE) {
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
       declared = head.readUInt32BE(1);
       if (declared > options.readMaxBytes) {
-        stopReading(
-          new ConnectError(
-            `message size ${declared} is larger than configured readMaxBytes ${options.readMaxBytes}`,
-            Code.ResourceExhausted,
-          ),
-        );
+        stopReading(tooLarge(declared, options.readMaxBytes));
         return;
       }
     }
@@ -194,20 +239,31 @@ function serve(
   };
   const onEnd = (): void => {
     let input: unknown;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
     try {
-      input = parseUnary(route.method.input, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      if (!grpc && declared >= 0 && size < declared) {
+        throw new ConnectError(`protocol error: promised ${declared} bytes, received ${size}`, Code.InvalidArgument);
+      }
+      input =
+        wire === "grpc"
+          ? parseUnary(route.method.input, body)
+          : wire === "connect+proto"
+            ? parseBinary(route.method.input, body)
+            : route.serialization.getI(false).parse(body);
     } catch (e) {
       fail(e);
       return;
     }
     ctx = new UnaryContext(
       route,
+      grpc ? "grpc" : "connect",
       `http://${req.headers[":authority"] ?? "localhost"}${req.url}`,
       controller.signal,
       timeout.timeoutMs,
       requestHeaders(req),
       responseHeader,
-      createContextValues().set(MESSAGE_BYTES, size - ENVELOPE),
+      // The binary message's size as measured here; for JSON the service measures it.
+      createContextValues().set(MESSAGE_BYTES, grpc ? size - ENVELOPE : wire === "connect+proto" ? size : undefined),
     );
     let out: unknown;
     try {
@@ -217,28 +273,103 @@ function serve(
       return;
     }
     Promise.resolve(out).then((message) => {
-      let frame: Buffer;
+      let encoded: Uint8Array;
       try {
         const output = route.method.output;
-        // The message is encoded behind room for its envelope: one buffer, no copy.
-        frame = encodeBinary(output, isMessage(message, output) ? message : create(output, message as never), {
-          reserve: ENVELOPE,
-          pooled: true,
-        }) as Buffer;
-        frame[0] = 0;
-        frame.writeUInt32BE(frame.byteLength - ENVELOPE, 1);
+        const m = isMessage(message, output) ? message : create(output, message as never);
+        if (wire === "connect+json") encoded = route.serialization.getO(false).serialize(m);
+        else {
+          // The message is encoded behind room for its envelope: one buffer, no copy.
+          const frame = encodeBinary(output, m, { reserve: grpc ? ENVELOPE : 0, pooled: true }) as Buffer;
+          if (grpc) {
+            frame[0] = 0;
+            frame.writeUInt32BE(frame.byteLength - ENVELOPE, 1);
+          }
+          encoded = frame;
+        }
       } catch (e) {
-        fail(new ConnectError(`serialize binary: ${String(e)}`, Code.Internal));
+        fail(e instanceof ConnectError ? e : new ConnectError(`serialize binary: ${String(e)}`, Code.Internal));
         return;
       }
-      respond(frame, undefined);
+      respond(encoded, undefined);
     }, fail);
   };
   req.on("data", onData);
   req.once("end", onEnd);
 }
 
-/** The one message of a unary request body, with connect's errors for malformed ones. */
+const tooLarge = (size: number, readMaxBytes: number): ConnectError =>
+  new ConnectError(`message size ${size} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+
+/** A gRPC answer: the message, then the status in trailers (or trailers only). */
+function respondGrpc(
+  res: Http2ServerResponse,
+  responseHeader: Headers,
+  trailer: Headers | undefined,
+  frame: Uint8Array | undefined,
+  error: ConnectError | undefined,
+): void {
+  const head: Record<string, string> = {};
+  responseHeader.forEach((v, k) => {
+    head[k] = v;
+  });
+  const tail: Record<string, string> = {};
+  if (trailer !== undefined || error !== undefined) {
+    setTrailerStatus(trailer ?? new Headers(), error).forEach((v, k) => {
+      tail[k] = v;
+    });
+  } else tail["grpc-status"] = "0";
+  res.writeHead(200, head);
+  res.addTrailers(tail);
+  if (frame === undefined) res.end();
+  else res.end(frame);
+}
+
+/**
+ * A Connect unary answer, as connect-node makes it: the message, or the
+ * error as JSON under its HTTP status with its metadata as headers; trailers
+ * as `trailer-` headers. On the stream itself, so that HEADERS and the DATA
+ * frame ending the stream leave in one write (Node's compatibility
+ * response sends END_STREAM in a write of its own).
+ */
+function respondConnect(
+  stream: Http2ServerRequest["stream"],
+  responseHeader: Headers,
+  trailer: Headers | undefined,
+  message: Uint8Array | undefined,
+  error: ConnectError | undefined,
+  options: GrpcUnaryOptions,
+): void {
+  let status = 200;
+  let body = message ?? new Uint8Array(0);
+  if (error !== undefined) {
+    status = codeToHttpStatus(error.code);
+    responseHeader.set("content-type", contentTypeUnaryJson);
+    error.metadata.forEach((v, k) => {
+      responseHeader.set(k, v);
+    });
+    body = errorToJsonBytes(error, options.jsonOptions);
+  }
+  const head: Record<string, string | number> = { ":status": status };
+  const all = trailer === undefined ? responseHeader : trailerMux(responseHeader, trailer);
+  all.forEach((v, k) => {
+    head[k] = v;
+  });
+  head["content-length"] = String(body.byteLength);
+  stream.respond(head);
+  stream.end(body);
+}
+
+/** A Connect request's message: the body itself, with connect's error for a malformed one. */
+function parseBinary(schema: DescMessage, body: Buffer): unknown {
+  try {
+    return decodeBinary(schema, body);
+  } catch (e) {
+    throw new ConnectError(`parse binary: ${e instanceof Error ? e.message : String(e)}`, Code.Internal);
+  }
+}
+
+/** The one message of a unary gRPC request body, with connect's errors for malformed ones. */
 function parseUnary(schema: DescMessage, body: Buffer): unknown {
   if (body.byteLength === 0) {
     throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
@@ -269,12 +400,12 @@ class UnaryContext implements HandlerContext {
   readonly method: DescMethodUnary;
   readonly service: DescService;
   readonly requestMethod = "POST";
-  readonly protocolName = "grpc";
   private readonly deadline: number | undefined;
   private trailer: Headers | undefined;
 
   constructor(
     route: Route,
+    readonly protocolName: "grpc" | "connect",
     readonly url: string,
     readonly signal: AbortSignal,
     timeoutMs: number | undefined,

@@ -1,8 +1,9 @@
 /**
- * The gRPC unary path (src/server/grpc-unary.ts) against connect-node's own
- * gRPC handler: two real sidecars, one with server.grpc_unary_fast_path on
- * (the default) and one with it off, get the same requests byte for byte
- * over a raw HTTP/2 client, good and malformed, and must answer the same:
+ * The unary path (src/server/grpc-unary.ts) against connect-node's own
+ * gRPC and Connect handlers: two real sidecars, one with
+ * server.grpc_unary_fast_path on (the default) and one with it off, get the
+ * same requests byte for byte over a raw HTTP/2 client, good and malformed,
+ * in gRPC and in Connect (binary and JSON), and must answer the same:
  * status, message, error details, headers set by the service, response
  * bytes. Deadlines, cancellation and shutdown must reach the upstream call
  * on both. Then the routing: what the unary path serves and what it leaves
@@ -219,6 +220,79 @@ describe("the unary path answers exactly as connect-node does", () => {
   });
 });
 
+const PROTO = { "content-type": "application/proto" };
+const JSON_CT = { "content-type": "application/json" };
+const GOOD_MESSAGE = GOOD.subarray(5);
+const GOOD_JSON = Buffer.from(
+  JSON.stringify({ metrics: [{ name: "cpu_usage", value: 0.5 }], context: { namespace: "shop", resource: "api" } }),
+);
+
+describe("Connect unary calls: the unary path answers exactly as connect-node does", () => {
+  test.each([
+    ["binary", GOOD_MESSAGE, PROTO],
+    ["JSON", GOOD_JSON, JSON_CT],
+  ])("a good %s call: the same status, headers and bytes", async (_n, body, headers) => {
+    const [a, b] = await both(DETECT, Buffer.from(body), { ...headers, "x-request-id": "parity-c" });
+    expect(a.status).toBe(200);
+    expect(a.body.equals(b.body)).toBe(true);
+    expect(a.headers).toEqual(b.headers);
+    expect(a.headers["content-type"]).toBe(headers["content-type"]);
+    expect(a.headers["x-request-id"]).toBe("parity-c");
+    expect(a.headers["content-length"]).toBe(String(a.body.length));
+    expect(a.trailers).toEqual({});
+    const res =
+      headers === PROTO
+        ? fromBinary(DetectAnomalyResponseSchema, a.body)
+        : (JSON.parse(a.body.toString()) as { anomaly_score: number; metadata: { request_id: string } });
+    expect("anomalyScore" in res ? res.anomalyScore : res.anomaly_score).toBe(8.7);
+    expect(upstream.received("/api/v1/anomaly/detect")).toHaveLength(2);
+  });
+
+  const bigMetrics = (n: number) => ({ metrics: Array.from({ length: n }, (_, i) => ({ name: `metric_number_${i}`, value: i })) });
+  const proto = (init: Parameters<typeof create<typeof DetectAnomalyRequestSchema>>[1]) =>
+    Buffer.from(toBinary(DetectAnomalyRequestSchema, create(DetectAnomalyRequestSchema, init)));
+  const malformed: [string, Buffer, Record<string, string>, number][] = [
+    ["binary: invalid argument with BadRequest details", proto({ metrics: [] }), PROTO, 400],
+    ["JSON: invalid argument with BadRequest details", Buffer.from('{"metrics":[]}'), JSON_CT, 400],
+    ["binary: over server.max_request_bytes, measured without re-encoding", proto(bigMetrics(40)), PROTO, 400],
+    ["JSON: over server.max_request_bytes", Buffer.from(JSON.stringify(bigMetrics(40))), JSON_CT, 400],
+    ["binary: over the transport bound (readMaxBytes)", proto(bigMetrics(200)), PROTO, 429],
+    [
+      "binary: a content-length over the transport bound",
+      proto(bigMetrics(200)),
+      { ...PROTO, "content-length": String(proto(bigMetrics(200)).length) },
+      429,
+    ],
+    ["an unreadable connect-timeout-ms", GOOD_MESSAGE, { ...PROTO, "connect-timeout-ms": "soon" }, 400],
+    ["a connect-timeout-ms over server.max_timeout", GOOD_MESSAGE, { ...PROTO, "connect-timeout-ms": "7200000" }, 400],
+    ["binary: bytes that are not the message", Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), PROTO, 500],
+    ["JSON: a field the message does not have", Buffer.from('{"bogus":1}'), JSON_CT, 400],
+    ["JSON: not JSON", Buffer.from("{metrics"), JSON_CT, 400],
+  ];
+  test.each(malformed)("%s: the same status, headers and error body, and no upstream call", async (_name, body, headers, status) => {
+    const [a, b] = await both(DETECT, body, { ...headers, "x-request-id": "parity-e" });
+    expect(a.status).toBe(status);
+    expect(b.status).toBe(status);
+    expect(a.headers["content-type"]).toBe("application/json");
+    expect(a.headers).toEqual(b.headers);
+    expect(a.body.toString()).toBe(b.body.toString());
+    expect((JSON.parse(a.body.toString()) as { message: string }).message).not.toBe("");
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  test("a deadline from connect-timeout-ms: DEADLINE_EXCEEDED in time, as 504 with connect-node's body, and the upstream call aborted", async () => {
+    upstream.on("POST /api/v1/anomaly/detect", { body: ANSWER, delayMs: 3000 });
+    const started = performance.now();
+    const a = (await call(fast.apiPort, DETECT, GOOD_MESSAGE, { ...PROTO, "connect-timeout-ms": "300" })) as Wire;
+    expect(performance.now() - started).toBeLessThan(2000);
+    await expect.poll(() => upstream.received("/api/v1/anomaly/detect")[0]?.aborted).toBe(true);
+    const b = (await call(slow.apiPort, DETECT, GOOD_MESSAGE, { ...PROTO, "connect-timeout-ms": "300" })) as Wire;
+    expect(a.status).toBe(504);
+    expect(a.body.toString()).toBe(b.body.toString());
+    expect(JSON.parse(a.body.toString())).toMatchObject({ code: "deadline_exceeded" });
+  });
+});
+
 describe("deadlines, cancellation and shutdown reach the upstream call", () => {
   test.each([
     ["unary path", () => fast],
@@ -300,10 +374,27 @@ describe("what the unary path serves, and what it leaves to connect-node", () =>
   });
 
   test.each([
+    ["application/proto", GOOD_MESSAGE, GOOD_MESSAGE.length],
+    ["application/json", GOOD_JSON, undefined],
+    ["application/json; charset=utf-8", GOOD_JSON, undefined],
+  ])("Connect unary %s calls are served here (the binary ones with their size known)", async (ct, body, bytes) => {
+    const w = (await call(port, DETECT, Buffer.from(body), { "content-type": ct })) as Wire;
+    expect(w.status).toBe(200);
+    expect(w.headers["content-type"]).toBe(ct.startsWith("application/proto") ? "application/proto" : "application/json");
+    expect(declined).toEqual([]);
+    expect(seenBytes).toEqual([bytes]);
+  });
+
+  test.each([
     ["gRPC with JSON messages", { "content-type": "application/grpc+json" }, "/aiops.ml.v1.MLService/DetectAnomaly"],
     ["gzip-compressed gRPC", { "grpc-encoding": "gzip" }, "/aiops.ml.v1.MLService/DetectAnomaly"],
     ["gRPC-Web", { "content-type": "application/grpc-web+proto" }, "/aiops.ml.v1.MLService/DetectAnomaly"],
-    ["Connect", { "content-type": "application/proto" }, "/aiops.ml.v1.MLService/DetectAnomaly"],
+    [
+      "gzip-compressed Connect",
+      { "content-type": "application/proto", "content-encoding": "gzip" },
+      "/aiops.ml.v1.MLService/DetectAnomaly",
+    ],
+    ["Connect streaming", { "content-type": "application/connect+proto" }, "/aiops.ml.v1.MLService/DetectAnomaly"],
     ["a method not routed here (streaming, or another service)", {}, "/grpc.health.v1.Health/Watch"],
     ["an unknown path", {}, "/nope.Service/Method"],
   ])("%s goes to connect-node", async (_n, headers, path) => {
