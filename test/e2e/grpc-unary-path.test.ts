@@ -280,6 +280,15 @@ describe("Connect unary calls: the unary path answers exactly as connect-node do
     expect(upstream.requests).toHaveLength(0);
   });
 
+  test("a body that does not keep its content-length is reset by HTTP/2, and nothing goes upstream", async () => {
+    for (const port of [fast.apiPort, slow.apiPort]) {
+      await expect(call(port, DETECT, Buffer.from(GOOD_MESSAGE), { ...PROTO, "content-length": "100" })).rejects.toThrow(
+        /NGHTTP2_PROTOCOL_ERROR/,
+      );
+    }
+    expect(upstream.requests).toHaveLength(0);
+  });
+
   test("a deadline from connect-timeout-ms: DEADLINE_EXCEEDED in time, as 504 with connect-node's body, and the upstream call aborted", async () => {
     upstream.on("POST /api/v1/anomaly/detect", { body: ANSWER, delayMs: 3000 });
     const started = performance.now();
