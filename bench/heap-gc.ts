@@ -9,6 +9,10 @@
  *
  * Times vary by a third between processes on a shared VM; compare stages
  * within one run.
+ *
+ * With --reference it prints only the first stage's time, in ms, and
+ * exits: bench/run.ts takes it before and after a run as a measure of the
+ * machine that day (bench/README.md, Columns).
  */
 import { existsSync, readFileSync } from "node:fs";
 
@@ -18,8 +22,8 @@ if (gc === undefined) {
   process.exit(2);
 }
 
-const rows: [string, string, string][] = [];
-function stage(label: string): void {
+/** The median of five non-incremental full GCs of the heap as it is, in ms. */
+function fullGcMs(): number {
   const ms: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
@@ -27,7 +31,17 @@ function stage(label: string): void {
     ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
-  rows.push([label, `${(process.memoryUsage().heapUsed / 1e6).toFixed(1)} MB`, `${(ms[2] ?? Number.NaN).toFixed(1)} ms`]);
+  return ms[2] ?? Number.NaN;
+}
+
+if (process.argv.includes("--reference")) {
+  process.stdout.write(`${fullGcMs().toFixed(2)}\n`);
+  process.exit(0);
+}
+
+const rows: [string, string, string][] = [];
+function stage(label: string): void {
+  rows.push([label, `${(process.memoryUsage().heapUsed / 1e6).toFixed(1)} MB`, `${fullGcMs().toFixed(1)} ms`]);
 }
 
 stage("bare Node");

@@ -573,10 +573,27 @@ function medianRange(xs: number[]): string {
 
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(2));
 
-function machineLine(): string {
+/**
+ * A measure of the machine on the day: a full GC of a bare Node heap on the
+ * server's CPU (bench/heap-gc.ts --reference), the median of three
+ * processes. Fixed work, so it moves only with the machine; bench/README.md
+ * (Columns) gives its values on quiet and noisy days.
+ */
+async function referenceGcMs(): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const [cmd, args] = on("server", process.execPath, ["--expose-gc", "dist/bench/heap-gc.js", "--reference"]);
+    const { stdout } = await run(cmd, args, { cwd: ROOT });
+    ms.push(Number(stdout.trim()));
+  }
+  ms.sort((a, b) => a - b);
+  return ms[1] as number;
+}
+
+function machineLine(gcBefore: number, gcAfter: number): string {
   const serverNode =
     SERVER_NODE === process.execPath ? "" : ` (servers under test: Node ${execFileSync(SERVER_NODE, ["--version"]).toString().trim()})`;
-  return `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${serverNode}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}; ${PLACEMENT}`;
+  return `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${serverNode}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}; ${PLACEMENT}; a full GC of bare Node's heap on the server's CPU took ${f2(gcBefore)} ms before the run and ${f2(gcAfter)} ms after it`;
 }
 
 async function main(): Promise<void> {
@@ -592,6 +609,7 @@ async function main(): Promise<void> {
     }
   };
   process.on("exit", stopAll);
+  const gcBefore = await referenceGcMs();
   try {
     const backend = await start("load", process.execPath, ["dist/bench/backend.js", "0"]);
     const echo = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "connect"]);
@@ -668,8 +686,9 @@ async function main(): Promise<void> {
     };
     if (ROUNDS_ONLY) {
       const { paired, bareAdded, featuresAdded, bareGoAdded, engineAdded, parts } = await rounds();
+      focus(undefined);
       process.stdout.write(
-        `\nMachine: ${machineLine()}\n\n${[
+        `\nMachine: ${machineLine(gcBefore, await referenceGcMs())}\n\n${[
           "| rounds at 500/s, median (range) | p90 (ms) | p99 (ms) |",
           "|---|---|---|",
           ...[...parts].map(([name, m]) => `| ${name} | ${medianRange(m.p90)} | ${medianRange(m.p99)} |`),
@@ -736,7 +755,7 @@ async function main(): Promise<void> {
       `| sidecar peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
       `| enrichment: the engine's 35 sequential queries / the sidecar's vector (time) | ${f2(enrichment.ratio)} (${f2(enrichment.engineMs)} ms / ${f2(enrichment.sidecarMs)} ms) | > 1 |`,
     ];
-    const report = `Machine: ${machineLine()}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
+    const report = `Machine: ${machineLine(gcBefore, await referenceGcMs())}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
     process.stdout.write(`\n${report}`);
     if (OPTS.write === true) {
       const path = `${ROOT}bench/RESULTS.md`;
