@@ -7,11 +7,16 @@ package deploy
 import (
 	"bytes"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -59,18 +64,24 @@ func TestExampleRendersAndDecodesStrictly(t *testing.T) {
 	objs := render(t, "example")
 	var deployment *appsv1.Deployment
 	var configMap *corev1.ConfigMap
+	var podMonitor *monitoringv1.PodMonitor
+	var rule *monitoringv1.PrometheusRule
 	for name, doc := range objs {
 		switch {
 		case strings.HasPrefix(name, "Deployment/"):
 			deployment = strict[appsv1.Deployment](t, name, doc)
 		case strings.HasPrefix(name, "ConfigMap/"):
 			configMap = strict[corev1.ConfigMap](t, name, doc)
+		case strings.HasPrefix(name, "PodMonitor/"):
+			podMonitor = strict[monitoringv1.PodMonitor](t, name, doc)
+		case strings.HasPrefix(name, "PrometheusRule/"):
+			rule = strict[monitoringv1.PrometheusRule](t, name, doc)
 		default:
 			t.Fatalf("unexpected object %s", name)
 		}
 	}
-	if deployment == nil || configMap == nil {
-		t.Fatalf("want a Deployment and a ConfigMap, got %v", keys(objs))
+	if deployment == nil || configMap == nil || podMonitor == nil || rule == nil {
+		t.Fatalf("want a Deployment, a ConfigMap, a PodMonitor and a PrometheusRule, got %v", keys(objs))
 	}
 
 	c := sidecarOf(t, deployment)
@@ -129,6 +140,36 @@ func TestExampleRendersAndDecodesStrictly(t *testing.T) {
 	if grace := deployment.Spec.Template.Spec.TerminationGracePeriodSeconds; grace == nil || *grace < 30 {
 		t.Errorf("terminationGracePeriodSeconds must exceed server.shutdown_grace (25s), got %v", grace)
 	}
+	// The PodMonitor scrapes the sidecar's admin port on the engine's pods.
+	selector, err := metav1LabelSelector(podMonitor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !selector.Matches(labels.Set(deployment.Spec.Template.Labels)) {
+		t.Errorf("PodMonitor selector %v does not select the engine's pods %v", selector, deployment.Spec.Template.Labels)
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if n := len(podMonitor.Spec.PodMetricsEndpoints); n != 1 {
+		t.Fatalf("want one scrape endpoint, got %d", n)
+	}
+	ep := podMonitor.Spec.PodMetricsEndpoints[0]
+	port := ""
+	if ep.Port != nil {
+		port = *ep.Port
+	}
+	if ports[port] != 9464 || ep.Path != "/metrics" {
+		t.Errorf("PodMonitor must scrape /metrics on the sidecar's admin port 9464 (%v), got port %q path %q", ports, port, ep.Path)
+	}
+	if env["SIDECAR_ADMIN_ADDR"] != "0.0.0.0:9464" {
+		t.Errorf("the admin listener must be reachable on the pod IP for the PodMonitor, got %q", env["SIDECAR_ADMIN_ADDR"])
+	}
+	if len(rule.Spec.Groups) == 0 {
+		t.Error("the PrometheusRule has no rule groups")
+	}
+
 	// The engine's own container is untouched.
 	if n := len(deployment.Spec.Template.Spec.Containers); n != 1 || deployment.Spec.Template.Spec.Containers[0].Name != "coordination-engine" {
 		t.Errorf("the engine's containers changed: %+v", deployment.Spec.Template.Spec.Containers)
@@ -164,4 +205,54 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func metav1LabelSelector(pm *monitoringv1.PodMonitor) (labels.Selector, error) {
+	return metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+}
+
+// TestAlertRulesPassPromtool runs the PrometheusRule's groups through
+// promtool as Prometheus would load them (check rules) and through the unit
+// tests in monitoring/alerts_test.yaml (test rules): each alert fires on
+// what it is about, after its `for`, and not on what it is not.
+func TestAlertRulesPassPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: scripts/test.sh installs it (Debian's prometheus package)")
+	}
+	var spec []byte
+	for name, doc := range render(t, "example") {
+		if !strings.HasPrefix(name, "PrometheusRule/") {
+			continue
+		}
+		var obj struct {
+			Spec map[string]any `json:"spec"`
+		}
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatal(err)
+		}
+		if spec, err = yaml.Marshal(obj.Spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spec == nil {
+		t.Fatal("no PrometheusRule rendered")
+	}
+	dir := t.TempDir()
+	tests, err := os.ReadFile("monitoring/alerts_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, data := range map[string][]byte{"rules.yaml": spec, "alerts_test.yaml": tests} {
+		if err := os.WriteFile(filepath.Join(dir, file), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{"check", "rules", "rules.yaml"}, {"test", "rules", "alerts_test.yaml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 }

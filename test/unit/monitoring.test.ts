@@ -1,0 +1,75 @@
+/**
+ * The alerts in deploy/monitoring/prometheusrule.yaml ask for what the
+ * sidecar exports: every metric they name is in its registry (what
+ * /metrics serves), every label they match or group by is one of that
+ * metric's labels (or one Prometheus adds when it scrapes a pod), and every
+ * gRPC code they match is one the sidecar writes. promtool's unit tests
+ * (deploy/manifests_test.go) prove the rules fire on such series; this proves
+ * the series are the sidecar's.
+ */
+import { readFileSync } from "node:fs";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, test } from "vitest";
+import { parse } from "yaml";
+import { toUpperSnake } from "../../src/api/ml-service.js";
+import { createMetrics } from "../../src/observability/metrics.js";
+
+interface Rule {
+  alert: string;
+  expr: string;
+}
+const doc = parse(readFileSync(new URL("../../deploy/monitoring/prometheusrule.yaml", import.meta.url), "utf8")) as {
+  spec: { groups: { rules: Rule[] }[] };
+};
+const rules = doc.spec.groups.flatMap((g) => g.rules);
+const registry = createMetrics().registry;
+/** Labels a PodMonitor scrape adds to every series. */
+const TARGET_LABELS = ["namespace", "pod", "container", "endpoint", "job", "instance"];
+
+/** The registered metric a series name belongs to (a histogram's _bucket, _count and _sum are its own). */
+function metricOf(series: string): { labelNames: readonly string[] } | undefined {
+  type Registered = { labelNames: readonly string[]; type: string };
+  const exact = registry.getSingleMetric(series) as unknown as Registered | undefined;
+  if (exact !== undefined) return exact;
+  const base = registry.getSingleMetric(series.replace(/_(bucket|count|sum)$/, "")) as unknown as Registered | undefined;
+  return base?.type === "histogram" ? base : undefined;
+}
+
+describe("the alert rules ask for the sidecar's own metrics", () => {
+  test("there are rules to check", () => {
+    expect(rules.map((r) => r.alert)).toEqual([
+      "AIOpsMLSidecarBreakerOpen",
+      "AIOpsMLSidecarUpstreamErrors",
+      "AIOpsMLSidecarDegradedAnswers",
+      "AIOpsMLSidecarRPCFailures",
+      "AIOpsMLSidecarShedding",
+      "AIOpsMLSidecarEnrichmentFailing",
+    ]);
+  });
+
+  test.each(rules.map((r) => [r.alert, r.expr]))("%s names registered metrics, their labels, and real codes", (_, expr) => {
+    const names = [...expr.matchAll(/aiops_sidecar_[a-z_]+/g)].map((m) => m[0]);
+    expect(names.length).toBeGreaterThan(0);
+    const labels = new Set(TARGET_LABELS);
+    for (const name of names) {
+      const metric = metricOf(name);
+      expect(metric, `${name} is not exported by the sidecar`).toBeDefined();
+      for (const l of metric?.labelNames ?? []) labels.add(l);
+    }
+    for (const [, name, matchers] of expr.matchAll(/(aiops_sidecar_[a-z_]+)\{([^}]*)\}/g)) {
+      for (const [, label, value] of (matchers as string).matchAll(/(\w+)\s*(?:=~|!~|!=|=)\s*"([^"]*)"/g)) {
+        expect(metricOf(name as string)?.labelNames, `${name} has no label ${label}`).toContain(label);
+        if (label === "code") {
+          const written = Object.values(Code)
+            .filter((c): c is string => typeof c === "string")
+            .map(toUpperSnake);
+          for (const code of (value as string).split("|")) expect(written, `the sidecar never writes code ${code}`).toContain(code);
+        }
+      }
+    }
+    for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) {
+      for (const label of (by as string).split(",").map((s) => s.trim()))
+        expect([...labels], `grouped by unknown label ${label}`).toContain(label);
+    }
+  });
+});
