@@ -6,6 +6,8 @@ package deploy
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,5 +256,78 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// TestDashboardQueriesParse checks monitoring/grafana-dashboard.json the way
+// Grafana and Prometheus will use it: every panel and query reads from the
+// ${datasource} variable, panel ids are unique, and every query, with the
+// dashboard's variables filled in, is PromQL that promtool accepts (each is
+// checked as a recording rule). Which metrics and labels they name is
+// checked against the sidecar's registry in test/unit/monitoring.test.ts.
+func TestDashboardQueriesParse(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: scripts/test.sh installs it (Debian's prometheus package)")
+	}
+	raw, err := os.ReadFile("monitoring/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type source struct {
+		Type string `json:"type"`
+		UID  string `json:"uid"`
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			ID         int     `json:"id"`
+			Type       string  `json:"type"`
+			Title      string  `json:"title"`
+			Datasource *source `json:"datasource"`
+			Targets    []struct {
+				Expr       string  `json:"expr"`
+				Datasource *source `json:"datasource"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	fill := strings.NewReplacer(`$namespace`, `self-healing-platform`, `$pod`, `.*`, `$__rate_interval`, `5m`)
+	want := source{Type: "prometheus", UID: "${datasource}"}
+	ids := map[int]bool{}
+	var rules []map[string]string
+	for _, p := range dash.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d is used twice", p.ID)
+		}
+		ids[p.ID] = true
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || *p.Datasource != want || len(p.Targets) == 0 {
+			t.Errorf("panel %q must query the ${datasource} variable, and something: %+v", p.Title, p.Datasource)
+		}
+		for i, q := range p.Targets {
+			if q.Datasource == nil || *q.Datasource != want {
+				t.Errorf("panel %q query %d must use the ${datasource} variable", p.Title, i)
+			}
+			rules = append(rules, map[string]string{"record": fmt.Sprintf("dashboard:panel_%d:query_%d", p.ID, i), "expr": fill.Replace(q.Expr)})
+		}
+	}
+	if dash.UID == "" || len(rules) < 20 {
+		t.Fatalf("want a dashboard uid and its queries, got uid %q and %d queries", dash.UID, len(rules))
+	}
+	file, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "dashboard-queries.yaml")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
 }

@@ -1,6 +1,6 @@
 /**
- * The alerts in deploy/monitoring/prometheusrule.yaml ask for what the
- * sidecar exports: every metric they name is in its registry (what
+ * The alerts in deploy/monitoring/prometheusrule.yaml and the queries of
+ * deploy/monitoring/grafana-dashboard.json ask for what the sidecar exports: every metric they name is in its registry (what
  * /metrics serves), every label they match or group by is one of that
  * metric's labels (or one Prometheus adds when it scrapes a pod), and every
  * gRPC code they match is one the sidecar writes. promtool's unit tests
@@ -22,6 +22,21 @@ const doc = parse(readFileSync(new URL("../../deploy/monitoring/prometheusrule.y
   spec: { groups: { rules: Rule[] }[] };
 };
 const rules = doc.spec.groups.flatMap((g) => g.rules);
+interface Panel {
+  title: string;
+  targets?: { expr: string }[];
+}
+const dashboard = JSON.parse(readFileSync(new URL("../../deploy/monitoring/grafana-dashboard.json", import.meta.url), "utf8")) as {
+  panels: Panel[];
+  templating: { list: { name: string; query: string | { query: string } }[] };
+};
+/** Every PromQL expression the dashboard sends: its panels' and its variables'. */
+const dashboardExprs: [string, string][] = [
+  ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t, i): [string, string] => [`${p.title} (${i + 1})`, t.expr])),
+  ...dashboard.templating.list
+    .filter((v) => typeof v.query === "object")
+    .map((v): [string, string] => [`variable ${v.name}`, (v.query as { query: string }).query]),
+];
 const registry = createMetrics().registry;
 /** Labels a PodMonitor scrape adds to every series. */
 const TARGET_LABELS = ["namespace", "pod", "container", "endpoint", "job", "instance"];
@@ -35,8 +50,9 @@ function metricOf(series: string): { labelNames: readonly string[] } | undefined
   return base?.type === "histogram" ? base : undefined;
 }
 
-describe("the alert rules ask for the sidecar's own metrics", () => {
-  test("there are rules to check", () => {
+describe("the alert rules and the dashboard ask for the sidecar's own metrics", () => {
+  test("there are rules and dashboard queries to check", () => {
+    expect(dashboardExprs.length).toBeGreaterThan(20);
     expect(rules.map((r) => r.alert)).toEqual([
       "AIOpsMLSidecarBreakerOpen",
       "AIOpsMLSidecarUpstreamErrors",
@@ -47,29 +63,34 @@ describe("the alert rules ask for the sidecar's own metrics", () => {
     ]);
   });
 
-  test.each(rules.map((r) => [r.alert, r.expr]))("%s names registered metrics, their labels, and real codes", (_, expr) => {
-    const names = [...expr.matchAll(/aiops_sidecar_[a-z_]+/g)].map((m) => m[0]);
-    expect(names.length).toBeGreaterThan(0);
-    const labels = new Set(TARGET_LABELS);
-    for (const name of names) {
-      const metric = metricOf(name);
-      expect(metric, `${name} is not exported by the sidecar`).toBeDefined();
-      for (const l of metric?.labelNames ?? []) labels.add(l);
-    }
-    for (const [, name, matchers] of expr.matchAll(/(aiops_sidecar_[a-z_]+)\{([^}]*)\}/g)) {
-      for (const [, label, value] of (matchers as string).matchAll(/(\w+)\s*(?:=~|!~|!=|=)\s*"([^"]*)"/g)) {
-        expect(metricOf(name as string)?.labelNames, `${name} has no label ${label}`).toContain(label);
-        if (label === "code") {
-          const written = Object.values(Code)
-            .filter((c): c is string => typeof c === "string")
-            .map(toUpperSnake);
-          for (const code of (value as string).split("|")) expect(written, `the sidecar never writes code ${code}`).toContain(code);
+  test.each([...rules.map((r) => [r.alert, r.expr]), ...dashboardExprs])(
+    "%s names registered metrics, their labels, and real codes",
+    (_, expr) => {
+      const names = [...expr.matchAll(/aiops_sidecar_[a-z0-9_]+/g)].map((m) => m[0]);
+      expect(names.length).toBeGreaterThan(0);
+      const labels = new Set(TARGET_LABELS);
+      for (const name of names) {
+        const metric = metricOf(name);
+        expect(metric, `${name} is not exported by the sidecar`).toBeDefined();
+        for (const l of metric?.labelNames ?? []) labels.add(l);
+      }
+      for (const [, name, matchers] of expr.matchAll(/(aiops_sidecar_[a-z0-9_]+)\{([^}]*)\}/g)) {
+        for (const [, label, value] of (matchers as string).matchAll(/(\w+)\s*(?:=~|!~|!=|=)\s*"([^"]*)"/g)) {
+          expect([...(metricOf(name as string)?.labelNames ?? []), ...TARGET_LABELS], `${name} has no label ${label}`).toContain(label);
+          if (label === "code") {
+            const written = Object.values(Code)
+              .filter((c): c is string => typeof c === "string")
+              .map(toUpperSnake);
+            for (const code of (value as string).split("|")) expect(written, `the sidecar never writes code ${code}`).toContain(code);
+          }
         }
       }
-    }
-    for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) {
-      for (const label of (by as string).split(",").map((s) => s.trim()))
-        expect([...labels], `grouped by unknown label ${label}`).toContain(label);
-    }
-  });
+      for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) {
+        // histogram_quantile's buckets are grouped by le.
+        labels.add("le");
+        for (const label of (by as string).split(",").map((s) => s.trim()))
+          expect([...labels], `grouped by unknown label ${label}`).toContain(label);
+      }
+    },
+  );
 });
