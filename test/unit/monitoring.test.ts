@@ -63,6 +63,12 @@ describe("the alert rules and the dashboard ask for the sidecar's own metrics", 
     ]);
   });
 
+  test("every alert has its section in docs/alerts.md, the runbook", () => {
+    const runbook = readFileSync(new URL("../../docs/alerts.md", import.meta.url), "utf8");
+    const sections = [...runbook.matchAll(/^## (\w+)$/gm)].map((m) => m[1]);
+    expect(sections).toEqual(rules.map((r) => r.alert));
+  });
+
   test.each([...rules.map((r) => [r.alert, r.expr]), ...dashboardExprs])(
     "%s names registered metrics, their labels, and real codes",
     (_, expr) => {
