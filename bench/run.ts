@@ -590,7 +590,9 @@ async function referenceGcMs(): Promise<number> {
   return ms[1] as number;
 }
 
-function machineLine(gcBefore: number, gcAfter: number): string {
+/** The report's first line: the machine, the placement, and the reference before the run and now. */
+async function machineLine(gcBefore: number): Promise<string> {
+  const gcAfter = await referenceGcMs();
   const serverNode =
     SERVER_NODE === process.execPath ? "" : ` (servers under test: Node ${execFileSync(SERVER_NODE, ["--version"]).toString().trim()})`;
   return `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}${serverNode}, ${new Date().toISOString().slice(0, 10)}${QUICK ? " (quick run)" : ""}; ${PLACEMENT}; a full GC of bare Node's heap on the server's CPU took ${f2(gcBefore)} ms before the run and ${f2(gcAfter)} ms after it`;
@@ -688,7 +690,7 @@ async function main(): Promise<void> {
       const { paired, bareAdded, featuresAdded, bareGoAdded, engineAdded, parts } = await rounds();
       focus(undefined);
       process.stdout.write(
-        `\nMachine: ${machineLine(gcBefore, await referenceGcMs())}\n\n${[
+        `\nMachine: ${await machineLine(gcBefore)}\n\n${[
           "| rounds at 500/s, median (range) | p90 (ms) | p99 (ms) |",
           "|---|---|---|",
           ...[...parts].map(([name, m]) => `| ${name} | ${medianRange(m.p90)} | ${medianRange(m.p99)} |`),
@@ -714,7 +716,8 @@ async function main(): Promise<void> {
       ),
     ];
     if (ONLY !== undefined) {
-      process.stdout.write(`\n${table.join("\n")}\n`);
+      focus(undefined);
+      process.stdout.write(`\nMachine: ${await machineLine(gcBefore)}\n\n${table.join("\n")}\n`);
       return;
     }
 
@@ -755,7 +758,7 @@ async function main(): Promise<void> {
       `| sidecar peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | |`,
       `| enrichment: the engine's 35 sequential queries / the sidecar's vector (time) | ${f2(enrichment.ratio)} (${f2(enrichment.engineMs)} ms / ${f2(enrichment.sidecarMs)} ms) | > 1 |`,
     ];
-    const report = `Machine: ${machineLine(gcBefore, await referenceGcMs())}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
+    const report = `Machine: ${await machineLine(gcBefore)}\n\n${table.join("\n")}\n\n${ratios.join("\n")}\n`;
     process.stdout.write(`\n${report}`);
     if (OPTS.write === true) {
       const path = `${ROOT}bench/RESULTS.md`;

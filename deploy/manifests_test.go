@@ -143,7 +143,7 @@ func TestExampleRendersAndDecodesStrictly(t *testing.T) {
 		t.Errorf("terminationGracePeriodSeconds must exceed server.shutdown_grace (25s), got %v", grace)
 	}
 	// The PodMonitor scrapes the sidecar's admin port on the engine's pods.
-	selector, err := metav1LabelSelector(podMonitor)
+	selector, err := metav1.LabelSelectorAsSelector(&podMonitor.Spec.Selector)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +209,15 @@ func keys(m map[string][]byte) []string {
 	return out
 }
 
-func metav1LabelSelector(pm *monitoringv1.PodMonitor) (labels.Selector, error) {
-	return metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+// promtool is the path of Debian's promtool, which scripts/test.sh installs;
+// without it the monitoring tests fail rather than skip.
+func promtool(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: scripts/test.sh installs it (Debian's prometheus package)")
+	}
+	return path
 }
 
 // TestAlertRulesPassPromtool runs the PrometheusRule's groups through
@@ -218,10 +225,7 @@ func metav1LabelSelector(pm *monitoringv1.PodMonitor) (labels.Selector, error) {
 // tests in monitoring/alerts_test.yaml (test rules): each alert fires on
 // what it is about, after its `for`, and not on what it is not.
 func TestAlertRulesPassPromtool(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: scripts/test.sh installs it (Debian's prometheus package)")
-	}
+	bin := promtool(t)
 	var spec []byte
 	for name, doc := range render(t, "example") {
 		if !strings.HasPrefix(name, "PrometheusRule/") {
@@ -233,6 +237,7 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 		if err := yaml.Unmarshal(doc, &obj); err != nil {
 			t.Fatal(err)
 		}
+		var err error
 		if spec, err = yaml.Marshal(obj.Spec); err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +256,7 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"check", "rules", "rules.yaml"}, {"test", "rules", "alerts_test.yaml"}} {
-		cmd := exec.Command(promtool, args...)
+		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -266,10 +271,7 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 // checked as a recording rule). Which metrics and labels they name is
 // checked against the sidecar's registry in test/unit/monitoring.test.ts.
 func TestDashboardQueriesParse(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: scripts/test.sh installs it (Debian's prometheus package)")
-	}
+	bin := promtool(t)
 	raw, err := os.ReadFile("monitoring/grafana-dashboard.json")
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +329,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "check", "rules", path).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
 }
