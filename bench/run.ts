@@ -1,6 +1,7 @@
 /**
  * The benchmark: `npm run bench` (add `-- --quick` for a short run,
- * `--rounds` for the interleaved rounds alone, `--node PATH` for the servers
+ * `--rounds` for the interleaved rounds alone, `--drivers` to check that every
+ * rate driver is open-loop, `--node PATH` for the servers
  * under another Node binary, `--write` to update bench/RESULTS.md). Every row
  * is measured in the same run on the same machine, with load generators that
  * are not Node Connect clients: ghz (gRPC); h2load one call at a time and
@@ -46,6 +47,11 @@ const { values: OPTS } = parseArgs({
      * process keep this one.
      */
     node: { type: "string" },
+    /**
+     * Only the check that every rate driver is open-loop: each drives a
+     * server that is stopped for STALL_MS once a second, and must see it.
+     */
+    drivers: { type: "boolean" },
     "no-pin": { type: "boolean" },
     write: { type: "boolean" },
   },
@@ -54,6 +60,9 @@ const QUICK = OPTS.quick === true;
 const ONLY = OPTS.only;
 const SERVER_NODE = OPTS.node ?? process.execPath;
 const ROUNDS_ONLY = OPTS.rounds === true;
+const DRIVERS_ONLY = OPTS.drivers === true;
+/** `--drivers`: each driver's server is stopped for STALL_MS once a second. */
+const STALL_MS = 40;
 const FIXED_RPS = 500;
 const FIXED_S = QUICK ? 8 : 30;
 const WARM_S = QUICK ? 2 : 5;
@@ -269,7 +278,17 @@ interface Target {
   pid?: number | undefined;
 }
 
-function ghzTarget(name: string, port: number, data: string, pid?: number): Target {
+/**
+ * ghz, open-loop at a rate: with `--async` each of its workers starts every
+ * call it is handed at once, so a call is sent when it is due even while
+ * earlier ones are stuck. Without it (ghz's default) each worker waits for
+ * its call, and once all are waiting ghz sends nothing until one returns:
+ * a stall of the server is charged to the few calls in flight, not to the
+ * calls that fell due during it, and the tail looks shorter than the
+ * caller's (`--drivers` shows it). `closedLoop` keeps that default, for
+ * `--drivers` to show the difference.
+ */
+function ghzTarget(name: string, port: number, data: string, pid?: number, closedLoop = false): Target {
   return {
     name,
     pid,
@@ -296,7 +315,7 @@ function ghzTarget(name: string, port: number, data: string, pid?: number): Targ
       // in flight when time is up and reports them as errors.
       else if (load.seconds !== undefined && load.rps !== undefined) args.push("-n", String(Math.round(load.seconds * load.rps)));
       else if (load.seconds !== undefined) args.push("-z", `${load.seconds}s`, "-n", "100000000");
-      if (load.rps !== undefined) args.push("--rps", String(load.rps));
+      if (load.rps !== undefined) args.push("--rps", String(load.rps), ...(closedLoop ? [] : ["--async"]));
       const { stdout } = await run(`${ROOT}.cache/bin/ghz`, [...args, `127.0.0.1:${port}`], { cwd: ROOT, maxBuffer: 64 << 20 });
       const r = JSON.parse(stdout) as {
         rps: number;
@@ -559,6 +578,40 @@ async function interleavedAdded(
   return { added: out, parts };
 }
 
+/**
+ * Whether each rate driver is open-loop, as the engine is: a call leaves
+ * when it is due, whether or not earlier ones have returned. Each drives
+ * its server at FIXED_RPS while the server is stopped (SIGSTOP) for
+ * STALL_MS once a second. A caller sending on time has 4 % of its calls
+ * fall due in a stall, each delayed by what is left of it (0 to STALL_MS),
+ * so its p99 is at least three quarters of STALL_MS; a driver that waits
+ * for its calls before sending more charges each stall to the few in
+ * flight, and its p99 stays near the unstalled one.
+ */
+async function driversCheck(checks: readonly { driver: Target; victim: number }[]): Promise<string[]> {
+  const rows = ["| driver | server stopped 40 ms once a second | at 500/s p50 / p90 / p99 (ms) | open-loop |", "|---|---|---|---|"];
+  for (const { driver, victim } of checks) {
+    focus(driver.pid);
+    await driver.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
+    const stall = setInterval(() => {
+      process.kill(victim, "SIGSTOP");
+      setTimeout(() => process.kill(victim, "SIGCONT"), STALL_MS);
+    }, 1000);
+    let m: Latency;
+    try {
+      m = await driver.drive({ seconds: PAIR_S, concurrency: 4, rps: FIXED_RPS });
+    } finally {
+      clearInterval(stall);
+      await new Promise((r) => setTimeout(r, STALL_MS));
+      process.kill(victim, "SIGCONT");
+    }
+    const open = m.p99 >= 0.75 * STALL_MS;
+    const who = victim === driver.pid ? "the server it drives" : "the backend";
+    rows.push(`| ${driver.name} | ${who} | ${f2(m.p50)} / ${f2(m.p90)} / ${f2(m.p99)} | ${open ? "yes" : "no"} |`);
+  }
+  return rows;
+}
+
 /** Round by round, what `a` adds over `b` (both taken against the same direct call). */
 const minus = (a: Added, b: Added): Added => ({
   p90: a.p90.map((x, i) => x - (b.p90[i] ?? Number.NaN)),
@@ -686,6 +739,22 @@ async function main(): Promise<void> {
       const [[paired, bareAdded, bareGoAdded], [engineAdded]] = added as [[Added, Added, Added], [Added]];
       return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), bareGoAdded, engineAdded, parts };
     };
+    if (DRIVERS_ONLY) {
+      const sidecarPid = sidecar.child.pid as number;
+      const backendPid = backend.child.pid as number;
+      const rows = await driversCheck([
+        { driver: byName("sidecar hit, gRPC"), victim: sidecarPid },
+        { driver: ghzTarget("sidecar hit, gRPC, ghz without --async", sidecar.port, hitBody, sidecarPid, true), victim: sidecarPid },
+        { driver: byName("sidecar hit, Connect"), victim: sidecarPid },
+        { driver: byName(GO_SIDECAR), victim: sidecarPid },
+        { driver: byName("direct call to the backend (undici)"), victim: backendPid },
+        { driver: byName("direct HTTP/1.1 to the backend (h2load, vegeta)"), victim: backendPid },
+        { driver: byName(GO_DIRECT), victim: backendPid },
+      ]);
+      focus(undefined);
+      process.stdout.write(`\nMachine: ${await machineLine(gcBefore)}\n\n${rows.join("\n")}\n`);
+      return;
+    }
     if (ROUNDS_ONLY) {
       const { paired, bareAdded, featuresAdded, bareGoAdded, engineAdded, parts } = await rounds();
       focus(undefined);
