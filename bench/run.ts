@@ -268,7 +268,17 @@ interface Load {
   seconds?: number;
   concurrency: number;
   rps?: number;
+  /**
+   * Each call's deadline; a call past it counts as an error. The max-rate
+   * steps set it (STEP_DEADLINE_MS), so that an open-loop step past what
+   * the server can do leaves a bounded backlog, as a caller with deadlines
+   * would, not one that grows for the whole step.
+   */
+  deadlineMs?: number;
 }
+
+/** The deadline of each call in a max-rate step: 100 times the p99 a step must stay under. */
+const STEP_DEADLINE_MS = 1000;
 
 /** A target the load generators can drive. */
 interface Target {
@@ -316,6 +326,7 @@ function ghzTarget(name: string, port: number, data: string, pid?: number, close
       else if (load.seconds !== undefined && load.rps !== undefined) args.push("-n", String(Math.round(load.seconds * load.rps)));
       else if (load.seconds !== undefined) args.push("-z", `${load.seconds}s`, "-n", "100000000");
       if (load.rps !== undefined) args.push("--rps", String(load.rps), ...(closedLoop ? [] : ["--async"]));
+      if (load.deadlineMs !== undefined) args.push("--timeout", `${load.deadlineMs}ms`);
       const { stdout } = await run(`${ROOT}.cache/bin/ghz`, [...args, `127.0.0.1:${port}`], { cwd: ROOT, maxBuffer: 64 << 20 });
       const r = JSON.parse(stdout) as {
         rps: number;
@@ -338,9 +349,10 @@ function ghzTarget(name: string, port: number, data: string, pid?: number, close
  */
 function undiciTarget(name: string, origin: string, path: string, body: string): Target {
   const pool = new Pool(origin, { connections: 16 });
-  const one = async (): Promise<number> => {
+  const one = async (deadlineMs: number | undefined): Promise<number> => {
     const t0 = performance.now();
-    const r = await pool.request({ path, method: "POST", headers: { "content-type": "application/json" }, body });
+    const signal = deadlineMs === undefined ? undefined : AbortSignal.timeout(deadlineMs);
+    const r = await pool.request({ path, method: "POST", headers: { "content-type": "application/json" }, body, signal });
     await r.body.text();
     if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}`);
     return performance.now() - t0;
@@ -360,7 +372,7 @@ function undiciTarget(name: string, origin: string, path: string, body: string):
         const n = load.n ?? 0;
         let next = 0;
         const worker = async () => {
-          while (next++ < n) await record(one());
+          while (next++ < n) await record(one(load.deadlineMs));
         };
         await Promise.all(Array.from({ length: load.concurrency }, worker));
       } else {
@@ -370,7 +382,7 @@ function undiciTarget(name: string, origin: string, path: string, body: string):
           const due = started + (i * 1000) / load.rps;
           const wait = due - performance.now();
           if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-          pending.push(record(one()));
+          pending.push(record(one(load.deadlineMs)));
         }
         await Promise.all(pending);
       }
@@ -397,6 +409,7 @@ function engineClientTarget(name: string, mode: "direct" | "sidecar", target: st
       // Each run is a process of its own, so each first warms its connection
       // and Go's runtime, unmeasured: 200 calls one at a time, or 1 s at the rate.
       const args = ["-mode", mode, "-target", target, "-tag", String(++runs)];
+      if (load.deadlineMs !== undefined) args.push("-deadline", `${load.deadlineMs}ms`);
       if (load.rps === undefined) {
         if (load.concurrency !== 1) throw new Error(`${name}: drives one call at a time or at a rate`);
         args.push("-warmup", "200", "-n", String(load.n ?? 0));
@@ -445,7 +458,7 @@ function httpTarget(name: string, url: string, body: string, h1: boolean, pid?: 
       writeFileSync(`${tag}.targets`, `POST ${url}\n`);
       const vegeta = `${ROOT}.cache/bin/vegeta`;
       const args = ["attack", `-targets=${tag}.targets`, `-body=${file}`, "-header=content-type: application/json"];
-      args.push(`-rate=${load.rps}/s`, `-duration=${seconds}s`, "-timeout=10s", `-output=${tag}.bin`);
+      args.push(`-rate=${load.rps}/s`, `-duration=${seconds}s`, `-timeout=${load.deadlineMs ?? 10_000}ms`, `-output=${tag}.bin`);
       if (!h1) args.push("-h2c");
       await run(vegeta, args, { maxBuffer: 64 << 20 });
       const { stdout } = await run(vegeta, ["report", "-type=json", `${tag}.bin`], { maxBuffer: 64 << 20 });
@@ -475,15 +488,18 @@ interface Row {
 
 /**
  * The step at `rate`, if it is held: p99 under 10 ms, at least 90 % of the
- * rate delivered, no errors. A step that fails is run once more before the
- * ramp stops: one full collection of the server's heap (25-60 ms on this
- * VM, every 10-30 s at these rates) delays enough calls of a 5 s step to
- * decide its p99 alone, and which step it lands in is chance.
+ * rate delivered, no errors (a call past STEP_DEADLINE_MS is one). A step
+ * that fails is run once more before the ramp stops: one full collection
+ * of the server's heap (25-60 ms on this VM, every 10-30 s at these rates)
+ * delays enough calls of a 5 s step to decide its p99 alone, and which
+ * step it lands in is chance. After a failed step the server gets
+ * STEP_DEADLINE_MS with nothing sent, for what was left in flight to end.
  */
 async function heldAt(t: Target, rate: number): Promise<Latency | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
-    const r = await t.drive({ seconds: STEP_S, concurrency: 16, rps: rate });
+    const r = await t.drive({ seconds: STEP_S, concurrency: 16, rps: rate, deadlineMs: STEP_DEADLINE_MS });
     if (r.p99 < 10 && r.rps >= rate * 0.9 && r.errors === 0) return r;
+    await new Promise((res) => setTimeout(res, STEP_DEADLINE_MS));
   }
   return undefined;
 }

@@ -38,6 +38,7 @@ func main() {
 	n := flag.Int("n", 0, "calls to measure")
 	warmup := flag.Int("warmup", 0, "calls before measuring, at the same rate")
 	tag := flag.String("tag", "0", "makes this run's workload names its own")
+	deadline := flag.Duration("deadline", 10*time.Second, "each call's deadline; a call past it is an error")
 	flag.Parse()
 
 	var call func(ctx context.Context, i int) error
@@ -78,7 +79,7 @@ func main() {
 	}
 
 	one := func(i int) (time.Duration, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), *deadline)
 		defer cancel()
 		t0 := time.Now()
 		err := call(ctx, i)
