@@ -1,7 +1,7 @@
 /**
  * The benchmark: `npm run bench` (add `-- --quick` for a short run,
  * `--rounds` for the interleaved rounds alone, `--drivers` to check that every
- * rate driver is open-loop, `--node PATH` for the servers
+ * rate driver is open-loop, `--gc-share` for the collector's share of the tail, `--node PATH` for the servers
  * under another Node binary, `--write` to update bench/RESULTS.md). Every row
  * is measured in the same run on the same machine, with load generators that
  * are not Node Connect clients: ghz (gRPC); h2load one call at a time and
@@ -52,6 +52,13 @@ const { values: OPTS } = parseArgs({
      * server that is stopped for STALL_MS once a second, and must see it.
      */
     drivers: { type: "boolean" },
+    /**
+     * Only the collector's share of the tail: the engine's Go client drives
+     * a sidecar (cache full) open-loop at FIXED_RPS for GC_SHARE_S while the
+     * sidecar logs every collector pause (bench/gc-log.ts); the slow calls
+     * are set against the pauses.
+     */
+    "gc-share": { type: "boolean" },
     "no-pin": { type: "boolean" },
     write: { type: "boolean" },
   },
@@ -61,6 +68,8 @@ const ONLY = OPTS.only;
 const SERVER_NODE = OPTS.node ?? process.execPath;
 const ROUNDS_ONLY = OPTS.rounds === true;
 const DRIVERS_ONLY = OPTS.drivers === true;
+const GC_SHARE_ONLY = OPTS["gc-share"] === true;
+const GC_SHARE_S = QUICK ? 10 : 30;
 /** `--drivers`: each driver's server is stopped for STALL_MS once a second. */
 const STALL_MS = 40;
 const FIXED_RPS = 500;
@@ -628,6 +637,54 @@ async function driversCheck(checks: readonly { driver: Target; victim: number }[
   return rows;
 }
 
+/**
+ * How much of the tail the collector makes: the calls (start, latency) at
+ * or above p90 and p99 that overlap a collector pause (start, duration,
+ * kind), and the percentiles without every call that overlaps one. The two
+ * clocks are different processes' wall clocks, so a call counts as
+ * overlapping within GC_MARGIN_NS of a pause.
+ */
+function gcShareRows(calls: [number, number][], pauses: [number, number, number][]): string[] {
+  const GC_MARGIN_NS = 500_000;
+  const SCAVENGE = 1;
+  const MARK_COMPACT = 4;
+  const from = Math.min(...calls.map((c) => c[0]));
+  const to = Math.max(...calls.map((c) => c[0] + c[1]));
+  const inRun = pauses.filter(([at, d]) => at + d >= from && at <= to);
+  const overlaps = ([at, lat]: [number, number], kind?: number) =>
+    inRun.some(([p, d, k]) => (kind === undefined || k === kind) && p < at + lat + GC_MARGIN_NS && p + d > at - GC_MARGIN_NS);
+  const ms = (ns: number | undefined) => f2((ns ?? Number.NaN) / 1e6);
+  const sorted = calls.map((c) => c[1]).sort((a, b) => a - b);
+  const clean = calls
+    .filter((c) => !overlaps(c))
+    .map((c) => c[1])
+    .sort((a, b) => a - b);
+  const of = (kind: number) => inRun.filter((p) => p[2] === kind).map((p) => p[1]);
+  const scavenges = of(SCAVENGE).sort((a, b) => a - b);
+  const fulls = of(MARK_COMPACT);
+  const rows = [
+    `| at ${FIXED_RPS}/s for ${GC_SHARE_S} s, the engine's Go client, open-loop | p90 | p99 |`,
+    "|---|---|---|",
+    `| every call (ms) | ${ms(pct(sorted, 90))} | ${ms(pct(sorted, 99))} |`,
+  ];
+  const share = (p: number, kind?: number) => {
+    const slow = calls.filter((c) => c[1] >= pct(sorted, p));
+    const n = slow.filter((c) => overlaps(c, kind)).length;
+    return `${n} of ${slow.length} (${((100 * n) / slow.length).toFixed(0)} %)`;
+  };
+  rows.push(`| calls at or above it that overlap a collector pause | ${share(90)} | ${share(99)} |`);
+  rows.push(`| of them, overlapping a full GC (mark-compact) | ${share(90, MARK_COMPACT)} | ${share(99, MARK_COMPACT)} |`);
+  rows.push(`| of them, overlapping a scavenge | ${share(90, SCAVENGE)} | ${share(99, SCAVENGE)} |`);
+  rows.push(
+    `| without the ${calls.length - clean.length} calls that overlap a pause (ms) | ${ms(pct(clean, 90))} | ${ms(pct(clean, 99))} |`,
+  );
+  rows.push(
+    "",
+    `Pauses in the window: ${scavenges.length} scavenges (median ${ms(pct(scavenges, 50))} ms, longest ${ms(scavenges.at(-1))}), ${fulls.length} full GCs (${fulls.map((d) => ms(d)).join(", ") || "none"} ms).`,
+  );
+  return rows;
+}
+
 /** Round by round, what `a` adds over `b` (both taken against the same direct call). */
 const minus = (a: Added, b: Added): Added => ({
   p90: a.p90.map((x, i) => x - (b.p90[i] ?? Number.NaN)),
@@ -755,6 +812,33 @@ async function main(): Promise<void> {
       const [[paired, bareAdded, bareGoAdded], [engineAdded]] = added as [[Added, Added, Added], [Added]];
       return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), bareGoAdded, engineAdded, parts };
     };
+    if (GC_SHARE_ONLY) {
+      const gcLog = join(mkdtempSync(join(tmpdir(), "bench-gc-")), "pauses");
+      const logged = await start(
+        "server",
+        SERVER_NODE,
+        ["--import", "./dist/bench/gc-log.js", "dist/src/main.js", "--set", "server.max_concurrent_requests=10000"],
+        { ...sidecarEnv, GC_LOG: gcLog },
+      );
+      procs.push(logged);
+      focus(logged.child.pid);
+      // The cache full first, as in the rounds.
+      await ghzTarget("fill", logged.port, missData, logged.child.pid).drive({ n: 12_000, concurrency: 8 });
+      const callsFile = `${gcLog}.calls`;
+      await run(`${ROOT}.cache/bin/engine-client`, [
+        ...["-mode", "sidecar", "-target", `127.0.0.1:${logged.port}`, "-tag", `gc${process.pid}`],
+        ...["-rate", String(FIXED_RPS), "-warmup", String(FIXED_RPS), "-n", String(FIXED_RPS * GC_SHARE_S), "-calls", callsFile],
+      ]);
+      const lines = (f: string) =>
+        readFileSync(f, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" ").map(Number));
+      const rows = gcShareRows(lines(callsFile) as [number, number][], lines(gcLog) as [number, number, number][]);
+      focus(undefined);
+      process.stdout.write(`\nMachine: ${await machineLine(gcBefore)}\n\n${rows.join("\n")}\n`);
+      return;
+    }
     if (DRIVERS_ONLY) {
       const sidecarPid = sidecar.child.pid as number;
       const backendPid = backend.child.pid as number;

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,7 @@ func main() {
 	warmup := flag.Int("warmup", 0, "calls before measuring, at the same rate")
 	tag := flag.String("tag", "0", "makes this run's workload names its own")
 	deadline := flag.Duration("deadline", 10*time.Second, "each call's deadline; a call past it is an error")
+	callsOut := flag.String("calls", "", "also write each measured call as \"start_ns latency_ns\" (wall clock) to this file")
 	flag.Parse()
 
 	var call func(ctx context.Context, i int) error
@@ -78,15 +80,18 @@ func main() {
 		os.Exit(2)
 	}
 
+	starts := make([]int64, *warmup+*n)
 	one := func(i int) (time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), *deadline)
 		defer cancel()
 		t0 := time.Now()
+		starts[i] = t0.UnixNano()
 		err := call(ctx, i)
 		return time.Since(t0), err
 	}
 	// Calls [from, from+count): one at a time, or each started at its due time.
-	drive := func(from, count int) (lat []time.Duration, errs int64, elapsed time.Duration) {
+	// Returns the latencies of the calls that succeeded, and their indices.
+	drive := func(from, count int) (lat []time.Duration, idx []int, errs int64, elapsed time.Duration) {
 		lat = make([]time.Duration, count)
 		ok := make([]bool, count)
 		var failed atomic.Int64
@@ -123,12 +128,23 @@ func main() {
 		for k, d := range lat {
 			if ok[k] {
 				kept = append(kept, d)
+				idx = append(idx, from+k)
 			}
 		}
-		return kept, failed.Load(), elapsed
+		return kept, idx, failed.Load(), elapsed
 	}
 	drive(0, *warmup)
-	lat, errs, elapsed := drive(*warmup, *n)
+	lat, idx, errs, elapsed := drive(*warmup, *n)
+	if *callsOut != "" {
+		var b strings.Builder
+		for k, d := range lat {
+			fmt.Fprintf(&b, "%d %d\n", starts[idx[k]], d.Nanoseconds())
+		}
+		if err := os.WriteFile(*callsOut, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	slices.Sort(lat)
 	at := func(p float64) float64 {
 		if len(lat) == 0 {
