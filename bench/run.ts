@@ -680,7 +680,7 @@ function gcShareRows(calls: [number, number][], pauses: [number, number, number]
   );
   rows.push(
     "",
-    `Pauses in the window: ${scavenges.length} scavenges (median ${ms(pct(scavenges, 50))} ms, longest ${ms(scavenges.at(-1))}), ${fulls.length} full GCs (${fulls.map((d) => ms(d)).join(", ") || "none"} ms).`,
+    `Pauses in the window: ${scavenges.length} scavenges (median ${ms(pct(scavenges, 50))} ms, longest ${ms(scavenges.at(-1))}), ${fulls.length} full GCs${fulls.length > 0 ? ` (${fulls.map((d) => ms(d)).join(", ")} ms)` : ""}.`,
   );
   return rows;
 }
