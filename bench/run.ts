@@ -614,7 +614,10 @@ async function interleavedAdded(
  * flight, and its p99 stays near the unstalled one.
  */
 async function driversCheck(checks: readonly { driver: Target; victim: number }[]): Promise<string[]> {
-  const rows = ["| driver | server stopped 40 ms once a second | at 500/s p50 / p90 / p99 (ms) | open-loop |", "|---|---|---|---|"];
+  const rows = [
+    `| driver | server stopped ${STALL_MS} ms once a second | at ${FIXED_RPS}/s p50 / p90 / p99 (ms) | open-loop |`,
+    "|---|---|---|---|",
+  ];
   for (const { driver, victim } of checks) {
     focus(driver.pid);
     await driver.drive({ seconds: PAIR_WARM_S, concurrency: 4, rps: FIXED_RPS });
