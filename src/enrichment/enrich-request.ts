@@ -34,9 +34,12 @@ const feature = (name: string, value: number, provenance: Provenance, reason = "
 
 /** The features of a built vector, as metadata reports them. */
 export function vectorFeatures(v: FeatureVector): Feature[] {
-  return v.features.map((f) =>
-    f.imputed === undefined ? feature(f.name, f.value, Provenance.FETCHED) : feature(f.name, f.value, Provenance.IMPUTED, f.imputed),
-  );
+  return v.features.map(vectorFeature);
+}
+
+/** One feature of a vector: FETCHED, or IMPUTED with the reason. */
+function vectorFeature(f: FeatureVector["features"][number]): Feature {
+  return f.imputed === undefined ? feature(f.name, f.value, Provenance.FETCHED) : feature(f.name, f.value, Provenance.IMPUTED, f.imputed);
 }
 
 /**
@@ -84,7 +87,7 @@ export async function enrich(
       return;
     }
     metrics.push(create(MetricSchema, { name: names[i] ?? f.name, value: f.value, timestamp }));
-    features.push(vectorFeatures({ ...vector, features: [f] })[0] as Feature);
+    features.push(vectorFeature(f));
     if (f.imputed !== undefined) imputed++;
   });
   const setNames = new Set(names);
