@@ -284,7 +284,12 @@ interface Load {
    * would, not one that grows for the whole step.
    */
   deadlineMs?: number;
+  /** The engine's client only: also write each measured call's start and latency to this file (`--gc-share`). */
+  callsFile?: string;
 }
+
+/** What fills the sidecar's cache (10 000 entries) before it is measured in its steady state. */
+const CACHE_FILL: Load = { n: 12_000, concurrency: 8 };
 
 /** The deadline of each call in a max-rate step: 100 times the p99 a step must stay under. */
 const STEP_DEADLINE_MS = 1000;
@@ -419,6 +424,7 @@ function engineClientTarget(name: string, mode: "direct" | "sidecar", target: st
       // and Go's runtime, unmeasured: 200 calls one at a time, or 1 s at the rate.
       const args = ["-mode", mode, "-target", target, "-tag", String(++runs)];
       if (load.deadlineMs !== undefined) args.push("-deadline", `${load.deadlineMs}ms`);
+      if (load.callsFile !== undefined) args.push("-calls", load.callsFile);
       if (load.rps === undefined) {
         if (load.concurrency !== 1) throw new Error(`${name}: drives one call at a time or at a rate`);
         args.push("-warmup", "200", "-n", String(load.n ?? 0));
@@ -502,13 +508,14 @@ interface Row {
  * of the server's heap (25-60 ms on this VM, every 10-30 s at these rates)
  * delays enough calls of a 5 s step to decide its p99 alone, and which
  * step it lands in is chance. After a failed step the server gets
- * STEP_DEADLINE_MS with nothing sent, for what was left in flight to end.
+ * STEP_DEADLINE_MS with nothing sent before the retry, for what was left
+ * in flight to end.
  */
 async function heldAt(t: Target, rate: number): Promise<Latency | undefined> {
   for (let attempt = 0; attempt < 2; attempt++) {
     const r = await t.drive({ seconds: STEP_S, concurrency: 16, rps: rate, deadlineMs: STEP_DEADLINE_MS });
     if (r.p99 < 10 && r.rps >= rate * 0.9 && r.errors === 0) return r;
-    await new Promise((res) => setTimeout(res, STEP_DEADLINE_MS));
+    if (attempt === 0) await new Promise((res) => setTimeout(res, STEP_DEADLINE_MS));
   }
   return undefined;
 }
@@ -803,7 +810,7 @@ async function main(): Promise<void> {
     const rounds = async () => {
       // Fill the cache (10 000 entries) on the miss path first: the rounds run against a sidecar in its steady state.
       focus(sidecar.child.pid);
-      await byName("sidecar miss, gRPC").drive({ n: 12_000, concurrency: 8 });
+      await byName("sidecar miss, gRPC").drive(CACHE_FILL);
       const rssFull = peakRssMb(sidecar.child.pid as number);
       const { added, parts } = await interleavedAdded([
         {
@@ -826,12 +833,10 @@ async function main(): Promise<void> {
       procs.push(logged);
       focus(logged.child.pid);
       // The cache full first, as in the rounds.
-      await ghzTarget("fill", logged.port, missData, logged.child.pid).drive({ n: 12_000, concurrency: 8 });
+      await ghzTarget("fill", logged.port, missData, logged.child.pid).drive(CACHE_FILL);
       const callsFile = `${gcLog}.calls`;
-      await run(`${ROOT}.cache/bin/engine-client`, [
-        ...["-mode", "sidecar", "-target", `127.0.0.1:${logged.port}`, "-tag", `gc${process.pid}`],
-        ...["-rate", String(FIXED_RPS), "-warmup", String(FIXED_RPS), "-n", String(FIXED_RPS * GC_SHARE_S), "-calls", callsFile],
-      ]);
+      const engine = engineClientTarget(GO_SIDECAR, "sidecar", `127.0.0.1:${logged.port}`, logged.child.pid);
+      await engine.drive({ seconds: GC_SHARE_S, concurrency: 4, rps: FIXED_RPS, callsFile });
       const lines = (f: string) =>
         readFileSync(f, "utf8")
           .trim()
