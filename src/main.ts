@@ -2,6 +2,8 @@
  * Entry point: parses flags, loads configuration, builds the object graph,
  * starts it and handles signals. Nothing else happens here.
  */
+// First: V8's settings, before any other module allocates.
+import "./v8-flags.js";
 import { existsSync, readFileSync } from "node:fs";
 import { createBackend } from "./backend/create-backend.js";
 import { ConfigError, loadConfig } from "./config/load-config.js";
