@@ -56,7 +56,8 @@ const { values: OPTS } = parseArgs({
      * Only the collector's share of the tail: the engine's Go client drives
      * a sidecar (cache full) open-loop at FIXED_RPS for GC_SHARE_S while the
      * sidecar logs every collector pause (bench/gc-log.ts); the slow calls
-     * are set against the pauses.
+     * are set against the pauses. Twice: the sidecar with V8's default
+     * pretenuring, then as shipped.
      */
     "gc-share": { type: "boolean" },
     "no-pin": { type: "boolean" },
@@ -290,6 +291,15 @@ interface Load {
 
 /** What fills the sidecar's cache (10 000 entries) before it is measured in its steady state. */
 const CACHE_FILL: Load = { n: 12_000, concurrency: 8 };
+
+/**
+ * `--gc-share`'s fill: the engine's client at 1000/s for 11 s (its first
+ * second a warm-up), each call a new workload, 11 000 entries for a cache
+ * of 10 000. The rounds' ghz fill at full speed did not always leave V8
+ * pretenuring the sidecar's per-call objects (bench/README.md, change 18);
+ * this fill did in every run.
+ */
+const ENGINE_FILL: Load = { seconds: 10, concurrency: 4, rps: 1000 };
 
 /** The deadline of each call in a max-rate step: 100 times the p99 a step must stay under. */
 const STEP_DEADLINE_MS = 1000;
@@ -823,28 +833,38 @@ async function main(): Promise<void> {
       return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), bareGoAdded, engineAdded, parts };
     };
     if (GC_SHARE_ONLY) {
-      const gcLog = join(mkdtempSync(join(tmpdir(), "bench-gc-")), "pauses");
-      const logged = await start(
-        "server",
-        SERVER_NODE,
-        ["--import", "./dist/bench/gc-log.js", "dist/src/main.js", "--set", "server.max_concurrent_requests=10000"],
-        { ...sidecarEnv, GC_LOG: gcLog },
-      );
-      procs.push(logged);
-      focus(logged.child.pid);
-      // The cache full first, as in the rounds.
-      await ghzTarget("fill", logged.port, missData, logged.child.pid).drive(CACHE_FILL);
-      const callsFile = `${gcLog}.calls`;
-      const engine = engineClientTarget(GO_SIDECAR, "sidecar", `127.0.0.1:${logged.port}`, logged.child.pid);
-      await engine.drive({ seconds: GC_SHARE_S, concurrency: 4, rps: FIXED_RPS, callsFile });
-      const lines = (f: string) =>
-        readFileSync(f, "utf8")
-          .trim()
-          .split("\n")
-          .map((l) => l.split(" ").map(Number));
-      const rows = gcShareRows(lines(callsFile) as [number, number][], lines(gcLog) as [number, number, number][]);
+      // The same sidecar twice, each measured alone: with V8's default
+      // (allocation-site pretenuring on) and as shipped (src/v8-flags.ts).
+      const variants = [
+        ["with V8's default, allocation-site pretenuring on (bench/v8-default.ts)", "dist/bench/v8-default.js"],
+        ["as shipped: pretenuring off (src/v8-flags.ts)", "dist/src/main.js"],
+      ] as const;
+      const tables: string[] = [];
+      for (const [label, entry] of variants) {
+        const gcLog = join(mkdtempSync(join(tmpdir(), "bench-gc-")), "pauses");
+        const logged = await start(
+          "server",
+          SERVER_NODE,
+          ["--import", "./dist/bench/gc-log.js", entry, "--set", "server.max_concurrent_requests=10000"],
+          { ...sidecarEnv, GC_LOG: gcLog },
+        );
+        procs.push(logged);
+        focus(logged.child.pid);
+        const callsFile = `${gcLog}.calls`;
+        const engine = engineClientTarget(GO_SIDECAR, "sidecar", `127.0.0.1:${logged.port}`, logged.child.pid);
+        // The cache filled by the engine's client, each call a new workload.
+        await engine.drive(ENGINE_FILL);
+        await engine.drive({ seconds: GC_SHARE_S, concurrency: 4, rps: FIXED_RPS, callsFile });
+        const lines = (f: string) =>
+          readFileSync(f, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => l.split(" ").map(Number));
+        const rows = gcShareRows(lines(callsFile) as [number, number][], lines(gcLog) as [number, number, number][]);
+        tables.push(`The sidecar ${label}:`, "", ...rows, "");
+      }
       focus(undefined);
-      process.stdout.write(`\nMachine: ${await machineLine(gcBefore)}\n\n${rows.join("\n")}\n`);
+      process.stdout.write(`\nMachine: ${await machineLine(gcBefore)}\n\n${tables.join("\n")}`);
       return;
     }
     if (DRIVERS_ONLY) {
