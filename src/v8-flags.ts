@@ -4,8 +4,8 @@
  *
  * Allocation-site pretenuring is off. Once the young generation has grown
  * to its maximum, V8 starts allocating an object literal's later objects
- * straight into old space when most of the earlier ones outlived two
- * scavenges. Under load, a call's short-lived objects can pass that test
+ * straight into old space when most of the earlier ones outlived a
+ * scavenge. Under load, a call's short-lived objects can pass that test
  * (the cache's entries, or a call that was in flight at a scavenge), and a
  * pretenured object that dies at once still keeps whatever young objects
  * it points to alive until the next full GC: the scavenger treats old
@@ -13,13 +13,13 @@
  * the test too, and it feeds itself. Measured at 500 calls/s through the
  * engine's client (bench/README.md, change 18): 2.8 MB promoted per
  * scavenge (every call's whole graph, about 12 KB) with 10-14 ms pauses and
- * a full GC every 5 s; with pretenuring off, 0.1 MB, 1.5-2 ms and a
- * handful of full GCs a minute. test/unit/v8-flags.test.ts shows the
+ * a full GC every 5 s; with pretenuring off, 0.1 MB and 1.5-2 ms, and no
+ * full GC in 30 s once the cache was full. test/unit/v8-flags.test.ts shows the
  * effect on this V8, and that the entry point turns it off.
  *
- * `v8.setFlagsFromString` after start-up is allowed for this flag: V8 reads
- * it when it digests the pretenuring feedback of each scavenge, and no
- * scavenge has had load to learn from before main() runs.
+ * `v8.setFlagsFromString` after start-up is enough for this flag: V8 reads
+ * it each time it digests a scavenge's pretenuring feedback, and it is set
+ * before the server exists, so no decision has been learned from calls.
  */
 import { setFlagsFromString } from "node:v8";
 
