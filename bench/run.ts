@@ -839,6 +839,11 @@ async function main(): Promise<void> {
         ["with V8's default, allocation-site pretenuring on (bench/v8-default.ts)", "dist/bench/v8-default.js"],
         ["as shipped: pretenuring off (src/v8-flags.ts)", "dist/src/main.js"],
       ] as const;
+      const lines = (f: string) =>
+        readFileSync(f, "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" ").map(Number));
       const tables: string[] = [];
       for (const [label, entry] of variants) {
         const gcLog = join(mkdtempSync(join(tmpdir(), "bench-gc-")), "pauses");
@@ -855,11 +860,6 @@ async function main(): Promise<void> {
         // The cache filled by the engine's client, each call a new workload.
         await engine.drive(ENGINE_FILL);
         await engine.drive({ seconds: GC_SHARE_S, concurrency: 4, rps: FIXED_RPS, callsFile });
-        const lines = (f: string) =>
-          readFileSync(f, "utf8")
-            .trim()
-            .split("\n")
-            .map((l) => l.split(" ").map(Number));
         const rows = gcShareRows(lines(callsFile) as [number, number][], lines(gcLog) as [number, number, number][]);
         tables.push(`The sidecar ${label}:`, "", ...rows, "");
       }
