@@ -13,8 +13,8 @@
  * the test too, and it feeds itself. Measured at 500 calls/s through the
  * engine's client (bench/README.md, change 18): 2.8 MB promoted per
  * scavenge (every call's whole graph, about 12 KB) with 10-14 ms pauses and
- * a full GC every 5 s; with pretenuring off, 0.1 MB and 1.5-2 ms, and no
- * full GC in 30 s once the cache was full. test/unit/v8-flags.test.ts shows the
+ * a full GC every 5 s; with pretenuring off, 0.1 MB and 1.5-2 ms, and full
+ * GCs far rarer (none in two 30 s windows with the cache full). test/unit/v8-flags.test.ts shows the
  * effect on this V8, and that the entry point turns it off.
  *
  * `v8.setFlagsFromString` after start-up is enough for this flag: V8 reads
