@@ -37,6 +37,7 @@ import { MESSAGE_BYTES } from "../api/call-context.js";
 import { CallController } from "../api/call-signal.js";
 import { decodeBinary } from "../wire/binary-decoder.js";
 import { encodeBinary } from "../wire/binary-encoder.js";
+import { LazyHeaders } from "./lazy-headers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: connect's ServiceImpl is typed per service; this path calls it generically.
 type AnyImpl = Record<string, any>;
@@ -68,7 +69,7 @@ export type GrpcUnaryHandler = (req: Http2ServerRequest, res: Http2ServerRespons
 const CONTENT_TYPE = /^application\/grpc(\+proto)?$/i;
 /** The wire format of one call: gRPC, or Connect unary with a binary or JSON message. */
 type Wire = "grpc" | "connect+proto" | "connect+json";
-const RESPONSE_HEADER = { "content-type": "application/grpc+proto" };
+const GRPC_CONTENT_TYPE = "application/grpc+proto";
 const ENVELOPE = 5;
 
 /** connect's words for a unary body holding more than one message. */
@@ -139,9 +140,10 @@ function serve(
 ): void {
   const stream = req.stream;
   const grpc = wire === "grpc";
-  const responseHeader = new Headers(
-    grpc ? RESPONSE_HEADER : { "content-type": wire === "connect+proto" ? contentTypeUnaryProto : contentTypeUnaryJson },
-  );
+  const responseHeader = new LazyHeaders([
+    "content-type",
+    grpc ? GRPC_CONTENT_TYPE : wire === "connect+proto" ? contentTypeUnaryProto : contentTypeUnaryJson,
+  ]);
   let ctx: UnaryContext | undefined;
   let answered = false;
 
@@ -253,7 +255,7 @@ function serve(
       `http://${req.headers[":authority"] ?? "localhost"}${req.url}`,
       controller.signal,
       timeout.timeoutMs,
-      requestHeaders(req),
+      LazyHeaders.fromRaw(req.rawHeaders),
       responseHeader,
       // The binary message's size as measured here; for JSON the service measures it.
       createContextValues().set(MESSAGE_BYTES, grpc ? size - ENVELOPE : wire === "connect+proto" ? size : undefined),
@@ -419,15 +421,4 @@ class UnaryContext implements HandlerContext {
   trailerIfAny(): Headers | undefined {
     return this.trailer;
   }
-}
-
-/** The request's metadata as fetch Headers, without HTTP/2 pseudo-headers. */
-function requestHeaders(req: Http2ServerRequest): Headers {
-  const h = new Headers();
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i] as string;
-    if (k.charCodeAt(0) !== 58 /* ':' */) h.append(k, raw[i + 1] as string);
-  }
-  return h;
 }
