@@ -5,8 +5,13 @@
  * they point to alive into old space. The control shows it happens here
  * (else this test would prove nothing, and says so); the module and the
  * sidecar's entry point each stop it.
+ *
+ * And it runs with 8 MB semi-spaces, set on its command line (the image's
+ * ENTRYPOINT and `npm start`), since V8 sizes the young generation before
+ * any module runs: the two agree, and the flag holds in a Pod's heap.
  */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { expect, test } from "vitest";
@@ -40,4 +45,37 @@ test("src/v8-flags.ts stops it", async () => {
 
 test("the sidecar's entry point applies it before anything else", async () => {
   expect(await promoted(`${ROOT}dist/src/main.js`)).toBeLessThan(64 * 1024);
+});
+
+/** The node flags before dist/src/main.js in a command line. */
+const flagsOf = (words: readonly string[]): string[] => words.slice(1, words.indexOf("dist/src/main.js"));
+
+test("the image and npm start run the sidecar with the same node flags", () => {
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(`${ROOT}Containerfile`, "utf8"))?.[1];
+  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start;
+  const image = JSON.parse(entrypoint ?? "[]") as string[];
+  expect(image[0]).toBe("node");
+  expect(flagsOf(image)).toEqual(flagsOf(start.split(" ")));
+  expect(flagsOf(image)).toContain("--max-semi-space-size=8");
+});
+
+/** V8's heap_size_limit in MB for a node started with `flags`. */
+async function heapLimitMb(flags: string[]): Promise<number> {
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    ...flags,
+    "-p",
+    "require('node:v8').getHeapStatistics().heap_size_limit / 1048576",
+  ]);
+  return Number(stdout.trim());
+}
+
+test("in a Pod's heap the shipped flags give the young generation 8 MB semi-spaces, not Node's 1 MB", async () => {
+  // What Node sizes for itself under deploy/sidecar's 256Mi limit (bench/run.ts, POD_HEAP):
+  // a 256 MB old generation and 1 MB semi-spaces; the young generation is three of them.
+  const pod = ["--max-old-space-size=256", "--max-semi-space-size=1"];
+  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start;
+  const nodeOwn = await heapLimitMb(pod);
+  const shipped = await heapLimitMb([...pod, ...flagsOf(start.split(" "))]);
+  expect(nodeOwn).toBe(256 + 3 * 1);
+  expect(shipped).toBe(256 + 3 * 8);
 });
