@@ -29,6 +29,14 @@ import { enrichmentBenchmark } from "./enrichment.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
+/**
+ * The node flags the sidecar ships with: `npm start`'s, which the image's
+ * ENTRYPOINT repeats (test/unit/v8-flags.test.ts holds them together).
+ * Every sidecar the benchmark starts runs with them.
+ */
+const SHIPPED_NODE_FLAGS = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start
+  .split(" ")
+  .filter((w) => w.startsWith("--"));
 /** The options, declared once; an unknown or misspelt one stops the run instead of starting a full one. */
 const { values: OPTS } = parseArgs({
   options: {
@@ -56,8 +64,9 @@ const { values: OPTS } = parseArgs({
      * Only the collector's share of the tail: the engine's Go client drives
      * a sidecar (cache full) open-loop at FIXED_RPS for GC_SHARE_S while the
      * sidecar logs every collector pause (bench/gc-log.ts); the slow calls
-     * are set against the pauses. Twice: the sidecar with V8's default
-     * pretenuring, then as shipped.
+     * are set against the pauses. Four times: the sidecar with V8's
+     * default pretenuring, as shipped, and in the Pod's heap (POD_HEAP)
+     * with Node's own young generation and as shipped.
      */
     "gc-share": { type: "boolean" },
     "no-pin": { type: "boolean" },
@@ -71,6 +80,14 @@ const ROUNDS_ONLY = OPTS.rounds === true;
 const DRIVERS_ONLY = OPTS.drivers === true;
 const GC_SHARE_ONLY = OPTS["gc-share"] === true;
 const GC_SHARE_S = QUICK ? 10 : 30;
+/**
+ * The V8 heap Node 20 sizes for itself under deploy/sidecar's 256Mi memory
+ * limit (it reads the cgroup's limit): a 256 MB old generation and, unless
+ * told otherwise, a 1 MB semi-space (16 MB on this VM's 24 GiB). These
+ * flags give the same heap_size_limit, 259 MB, as Node in a 256M memory
+ * cgroup here; the sidecar's own --max-semi-space-size, after them, wins.
+ */
+const POD_HEAP = ["--max-old-space-size=256", "--max-semi-space-size=1"];
 /** `--drivers`: each driver's server is stopped for STALL_MS once a second. */
 const STALL_MS = 40;
 const FIXED_RPS = 500;
@@ -776,7 +793,7 @@ async function main(): Promise<void> {
       const p = await start(
         "server",
         SERVER_NODE,
-        ["dist/src/main.js", "--set", "server.max_concurrent_requests=10000", ...sets.flatMap((x) => ["--set", x])],
+        [...SHIPPED_NODE_FLAGS, "dist/src/main.js", "--set", "server.max_concurrent_requests=10000", ...sets.flatMap((x) => ["--set", x])],
         sidecarEnv,
       );
       procs.push(p);
@@ -835,22 +852,28 @@ async function main(): Promise<void> {
     if (GC_SHARE_ONLY) {
       // The same sidecar twice, each measured alone: with V8's default
       // (allocation-site pretenuring on) and as shipped (src/v8-flags.ts).
-      const variants = [
-        ["with V8's default, allocation-site pretenuring on (bench/v8-default.ts)", "dist/bench/v8-default.js"],
-        ["as shipped: pretenuring off (src/v8-flags.ts)", "dist/src/main.js"],
-      ] as const;
+      const variants: [string, string, string[]][] = [
+        ["with V8's default, allocation-site pretenuring on (bench/v8-default.ts)", "dist/bench/v8-default.js", SHIPPED_NODE_FLAGS],
+        ["as shipped: pretenuring off (src/v8-flags.ts)", "dist/src/main.js", SHIPPED_NODE_FLAGS],
+        [
+          "in the Pod's heap (deploy/sidecar's 256Mi limit), with Node's own young generation (before change 20)",
+          "dist/src/main.js",
+          POD_HEAP,
+        ],
+        ["in the Pod's heap, as shipped", "dist/src/main.js", [...POD_HEAP, ...SHIPPED_NODE_FLAGS]],
+      ];
       const lines = (f: string) =>
         readFileSync(f, "utf8")
           .trim()
           .split("\n")
           .map((l) => l.split(" ").map(Number));
       const tables: string[] = [];
-      for (const [label, entry] of variants) {
+      for (const [label, entry, heap] of variants) {
         const gcLog = join(mkdtempSync(join(tmpdir(), "bench-gc-")), "pauses");
         const logged = await start(
           "server",
           SERVER_NODE,
-          ["--import", "./dist/bench/gc-log.js", entry, "--set", "server.max_concurrent_requests=10000"],
+          [...heap, "--import", "./dist/bench/gc-log.js", entry, "--set", "server.max_concurrent_requests=10000"],
           { ...sidecarEnv, GC_LOG: gcLog },
         );
         procs.push(logged);
@@ -859,9 +882,13 @@ async function main(): Promise<void> {
         const engine = engineClientTarget(GO_SIDECAR, "sidecar", `127.0.0.1:${logged.port}`, logged.child.pid);
         // The cache filled by the engine's client, each call a new workload.
         await engine.drive(ENGINE_FILL);
+        const pid = logged.child.pid as number;
+        const cpu0 = cpuSeconds(pid);
         await engine.drive({ seconds: GC_SHARE_S, concurrency: 4, rps: FIXED_RPS, callsFile });
+        const cpuMsPerCall = ((cpuSeconds(pid) - cpu0) * 1000) / (GC_SHARE_S * FIXED_RPS);
         const rows = gcShareRows(lines(callsFile) as [number, number][], lines(gcLog) as [number, number, number][]);
-        tables.push(`The sidecar ${label}:`, "", ...rows, "");
+        const about = `The sidecar's CPU per call in the window: ${f2(cpuMsPerCall)} ms; its peak RSS: ${peakRssMb(pid).toFixed(0)} MB.`;
+        tables.push(`The sidecar ${label}${heap.length > 0 ? ` (\`${heap.join(" ")}\`)` : ""}:`, "", ...rows, "", about, "");
       }
       focus(undefined);
       process.stdout.write(`\nMachine: ${await machineLine(gcBefore)}\n\n${tables.join("\n")}`);
