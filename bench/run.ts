@@ -850,8 +850,9 @@ async function main(): Promise<void> {
       return { rssFull, paired, bareAdded, featuresAdded: minus(paired, bareAdded), bareGoAdded, engineAdded, parts };
     };
     if (GC_SHARE_ONLY) {
-      // The same sidecar twice, each measured alone: with V8's default
-      // (allocation-site pretenuring on) and as shipped (src/v8-flags.ts).
+      // The same sidecar four times, each measured alone: with V8's default
+      // (allocation-site pretenuring on), as shipped (src/v8-flags.ts), and
+      // in the Pod's heap with Node's own young generation and as shipped.
       const variants: [string, string, string[]][] = [
         ["with V8's default, allocation-site pretenuring on (bench/v8-default.ts)", "dist/bench/v8-default.js", SHIPPED_NODE_FLAGS],
         ["as shipped: pretenuring off (src/v8-flags.ts)", "dist/src/main.js", SHIPPED_NODE_FLAGS],
