@@ -25,18 +25,13 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { Pool } from "undici";
+import { shippedNodeFlags } from "../test/helpers/process.js";
 import { enrichmentBenchmark } from "./enrichment.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
-/**
- * The node flags the sidecar ships with: `npm start`'s, which the image's
- * ENTRYPOINT repeats (test/unit/v8-flags.test.ts holds them together).
- * Every sidecar the benchmark starts runs with them.
- */
-const SHIPPED_NODE_FLAGS = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start
-  .split(" ")
-  .filter((w) => w.startsWith("--"));
+/** Every sidecar the benchmark starts runs with the node flags it ships with. */
+const SHIPPED_NODE_FLAGS = shippedNodeFlags(ROOT);
 /** The options, declared once; an unknown or misspelt one stops the run instead of starting a full one. */
 const { values: OPTS } = parseArgs({
   options: {

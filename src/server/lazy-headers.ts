@@ -74,7 +74,7 @@ export class LazyHeaders implements Headers {
 
   set(name: string, value: string): void {
     const key = this.real === undefined ? keyOf(name) : undefined;
-    const v = strip(String(value));
+    const v = key === undefined ? "" : strip(String(value));
     if (key === undefined || BAD_VALUE.test(v)) {
       this.materialize().set(name, value);
       return;

@@ -1,7 +1,20 @@
 /** Runs the built sidecar (dist/src/main.js) as a real process, as an operator does. */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { ROOT } from "./tools.js";
+
+/**
+ * The node flags the sidecar ships with: those before dist/src/main.js in
+ * `npm start`, which the image's ENTRYPOINT repeats
+ * (test/unit/v8-flags.test.ts holds the two together). `root` is the
+ * checkout's (compiled into dist/, as the benchmark is, ROOT is dist/).
+ */
+export function shippedNodeFlags(root: string = ROOT): string[] {
+  const start = (JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start;
+  const words = start.split(" ");
+  return words.slice(1, words.indexOf("dist/src/main.js"));
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -25,7 +38,7 @@ export interface SidecarProcess {
 
 export async function spawnSidecar(env: Record<string, string> = {}, args: string[] = []): Promise<SidecarProcess> {
   const [apiPort, adminPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [`${ROOT}dist/src/main.js`, ...args], {
+  const child = spawn(process.execPath, [...shippedNodeFlags(), `${ROOT}dist/src/main.js`, ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",

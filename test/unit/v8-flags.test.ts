@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { expect, test } from "vitest";
+import { shippedNodeFlags } from "../helpers/process.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const WORKLOAD = `${ROOT}test/helpers/pretenuring-workload.mjs`;
@@ -47,16 +48,13 @@ test("the sidecar's entry point applies it before anything else", async () => {
   expect(await promoted(`${ROOT}dist/src/main.js`)).toBeLessThan(64 * 1024);
 });
 
-/** The node flags before dist/src/main.js in a command line. */
-const flagsOf = (words: readonly string[]): string[] => words.slice(1, words.indexOf("dist/src/main.js"));
-
 test("the image and npm start run the sidecar with the same node flags", () => {
   const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(`${ROOT}Containerfile`, "utf8"))?.[1];
-  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start;
   const image = JSON.parse(entrypoint ?? "[]") as string[];
   expect(image[0]).toBe("node");
-  expect(flagsOf(image)).toEqual(flagsOf(start.split(" ")));
-  expect(flagsOf(image)).toContain("--max-semi-space-size=8");
+  expect(image.at(-1)).toBe("dist/src/main.js");
+  expect(image.slice(1, -1)).toEqual(shippedNodeFlags());
+  expect(shippedNodeFlags()).toContain("--max-semi-space-size=8");
 });
 
 /** V8's heap_size_limit in MB for a node started with `flags`. */
@@ -73,9 +71,8 @@ test("in a Pod's heap the shipped flags give the young generation 8 MB semi-spac
   // What Node sizes for itself under deploy/sidecar's 256Mi limit (bench/run.ts, POD_HEAP):
   // a 256 MB old generation and 1 MB semi-spaces; the young generation is three of them.
   const pod = ["--max-old-space-size=256", "--max-semi-space-size=1"];
-  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }).scripts.start;
   const nodeOwn = await heapLimitMb(pod);
-  const shipped = await heapLimitMb([...pod, ...flagsOf(start.split(" "))]);
+  const shipped = await heapLimitMb([...pod, ...shippedNodeFlags()]);
   expect(nodeOwn).toBe(256 + 3 * 1);
   expect(shipped).toBe(256 + 3 * 8);
 });
