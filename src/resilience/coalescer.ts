@@ -2,8 +2,10 @@
  * Request coalescing: identical requests in flight share one upstream call,
  * yet each waiter keeps its own deadline and cancellation. A waiter that
  * gives up leaves alone; the shared call is aborted only when every waiter
- * has gone. (lru-cache's fetch coalescing lets the first caller's signal
- * govern every waiter, which is wrong when each has its own deadline.)
+ * has gone, and from then on the next caller with that key starts a call of
+ * its own rather than join one that is being torn down. (lru-cache's fetch
+ * coalescing lets the first caller's signal govern every waiter, which is
+ * wrong when each has its own deadline.)
  */
 import type { CallContext } from "../api/call-context.js";
 import { CallController } from "../api/call-signal.js";
@@ -13,6 +15,8 @@ class Flight<T> {
   readonly controller = new CallController();
   readonly waiters = new Set<CallContext>();
   promise!: Promise<T>;
+
+  constructor(readonly key: string) {}
 
   /** The context the shared call runs under: alive while any waiter is. */
   sharedContext(first: CallContext): CallContext {
@@ -75,7 +79,7 @@ export class Coalescer<T> {
   run(key: string, call: CallContext, work: (shared: CallContext) => Promise<T>): Promise<T> {
     let flight = this.flights.get(key);
     if (flight === undefined) {
-      const f = new Flight<T>();
+      const f = new Flight<T>(key);
       flight = f;
       this.flights.set(key, f);
       // The first caller is a waiter before the work starts, so the shared
@@ -94,7 +98,7 @@ export class Coalescer<T> {
     return new Promise<T>((resolve, reject) => {
       if (call.signal.aborted) {
         flight.waiters.delete(call);
-        if (flight.waiters.size === 0) flight.controller.abort(call.signal.reason);
+        if (flight.waiters.size === 0) this.abandon(flight, call.signal.reason);
         return reject(abortError(call.signal.reason));
       }
       flight.waiters.add(call);
@@ -105,7 +109,7 @@ export class Coalescer<T> {
       const onAbort = (): void => {
         leave();
         reject(abortError(call.signal.reason));
-        if (flight.waiters.size === 0) flight.controller.abort(call.signal.reason);
+        if (flight.waiters.size === 0) this.abandon(flight, call.signal.reason);
       };
       call.signal.addEventListener("abort", onAbort, { once: true });
       flight.promise.then(
@@ -119,5 +123,16 @@ export class Coalescer<T> {
         },
       );
     });
+  }
+
+  /**
+   * Every waiter has gone: the shared call is aborted, and the flight leaves
+   * the map now, not when the call has unwound, so that a caller arriving in
+   * between (the engine retrying the call it just timed out) is not handed
+   * an abort it did not ask for.
+   */
+  private abandon(flight: Flight<T>, reason: unknown): void {
+    if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
+    flight.controller.abort(reason);
   }
 }

@@ -80,6 +80,45 @@ describe("coalescer", () => {
     expect(shared.callerGone()).toBe(true);
   });
 
+  test("a caller that comes after every waiter has gone starts afresh, not on the call being torn down", async () => {
+    const c = new Coalescer<string>();
+    let runs = 0;
+    // Like an upstream call: it honours its signal, a little later.
+    const work = (s: CallContext) => {
+      runs++;
+      return new Promise<string>((_, reject) =>
+        s.signal.addEventListener("abort", () => setTimeout(() => reject(new Error("aborted upstream call")), 20)),
+      );
+    };
+    const timedOut = call();
+    const first = c.run("k", timedOut, work);
+    timedOut.abort();
+    await expect(first).rejects.toMatchObject({ kind: "timeout" });
+    // The engine retries at once, while the abandoned call is still unwinding.
+    const retry = c.run("k", call(), async () => {
+      runs++;
+      return "fresh answer";
+    });
+    await expect(retry).resolves.toBe("fresh answer");
+    expect(runs).toBe(2);
+  });
+
+  test("a caller that comes while some waiters remain still joins", async () => {
+    let joined = 0;
+    const c = new Coalescer<string>(() => joined++);
+    const d = deferred<string>();
+    const leaving = call();
+    const staying = call();
+    const p1 = c.run("k", leaving, () => d.promise);
+    const p2 = c.run("k", staying, () => Promise.reject(new Error("not called")));
+    leaving.abort();
+    await expect(p1).rejects.toBeInstanceOf(UpstreamError);
+    const p3 = c.run("k", call(), () => Promise.reject(new Error("not called")));
+    d.resolve("shared");
+    await expect(Promise.all([p2, p3])).resolves.toEqual(["shared", "shared"]);
+    expect(joined).toBe(2);
+  });
+
   test("different keys do not share", async () => {
     const c = new Coalescer<string>();
     let runs = 0;
