@@ -33,7 +33,9 @@ export interface CircuitBreakerOptions {
   /**
    * Asked before the half-open probe goes through (e.g. KServe model
    * readiness): when it says no, the probe is withheld and the breaker
-   * stays half-open, so a model that is still loading is not hit.
+   * stays half-open, so a model that is still loading is not hit. One
+   * probe at a time asks it: calls that come while it, or the probe it let
+   * through, is under way are refused at once, as opossum refuses them.
    */
   readonly beforeProbe?: () => Promise<boolean>;
 }
@@ -46,6 +48,8 @@ export class CircuitBreaker {
   readonly name: string;
   private readonly breaker: OpossumBreaker<[() => Promise<unknown>], unknown>;
   private consecutiveFaults = 0;
+  /** A half-open probe (its readiness check, then the call) is under way. */
+  private probing = false;
 
   constructor(private readonly options: CircuitBreakerOptions) {
     this.name = options.name;
@@ -89,13 +93,27 @@ export class CircuitBreaker {
    * `breaker_open` (UNAVAILABLE) without calling `fn` while it is.
    */
   async fire<T>(fn: () => Promise<T>, endpoint: string, upstream: string): Promise<T> {
-    if (this.state === "half_open" && this.options.beforeProbe !== undefined && !(await this.options.beforeProbe())) {
-      throw new UpstreamError(`circuit breaker for ${this.name} is half-open and the upstream is not ready; the probe is withheld`, {
+    const { beforeProbe } = this.options;
+    if (beforeProbe === undefined || this.state !== "half_open") return this.call(fn, endpoint, upstream);
+    const withheld = (why: string) =>
+      new UpstreamError(`circuit breaker for ${this.name} is half-open and ${why}; the upstream was not called`, {
         kind: "breaker_open",
         upstream,
         endpoint,
       });
+    // Without this, every call in the half-open window would ask the
+    // recovering upstream whether it is ready.
+    if (this.probing) throw withheld("a probe is under way");
+    this.probing = true;
+    try {
+      if (!(await beforeProbe())) throw withheld("the upstream is not ready");
+      return await this.call(fn, endpoint, upstream);
+    } finally {
+      this.probing = false;
     }
+  }
+
+  private async call<T>(fn: () => Promise<T>, endpoint: string, upstream: string): Promise<T> {
     try {
       const result = (await this.breaker.fire(fn)) as T;
       this.consecutiveFaults = 0;

@@ -142,4 +142,56 @@ describe("readiness gates the half-open probe", () => {
     await expect(breaker.fire(fn, "/x", "rest")).resolves.toBe("ok");
     expect(breaker.state).toBe("closed");
   });
+
+  test("one probe at a time asks: calls during its readiness check and its call are refused without asking", async () => {
+    breaker.shutdown();
+    let asked = 0;
+    let answerReady!: (ready: boolean) => void;
+    breaker = make({
+      beforeProbe: () => {
+        asked++;
+        return new Promise<boolean>((r) => (answerReady = r));
+      },
+    });
+    for (let i = 0; i < 3; i++) await fail(fault());
+    vi.advanceTimersByTime(30_000);
+    let finishProbe!: (v: string) => void;
+    const probeCall = vi.fn(() => new Promise<string>((r) => (finishProbe = r)));
+    const probe = breaker.fire(probeCall, "/x", "rest");
+    const others = vi.fn(() => Promise.resolve("ok"));
+    const during = await Promise.all(
+      Array.from({ length: 9 }, () => breaker.fire(others, "/x", "rest").catch((x: unknown) => x as UpstreamError)),
+    );
+    expect(asked).toBe(1);
+    expect(during.map((e) => (e as UpstreamError).kind)).toEqual(Array(9).fill("breaker_open"));
+    answerReady(true);
+    await vi.waitFor(() => expect(probeCall).toHaveBeenCalledTimes(1));
+    // The probe's call is under way: still one at a time.
+    const whileCalling = await breaker.fire(others, "/x", "rest").catch((x: unknown) => x as UpstreamError);
+    expect((whileCalling as UpstreamError).kind).toBe("breaker_open");
+    expect(asked).toBe(1);
+    finishProbe("ok");
+    await expect(probe).resolves.toBe("ok");
+    expect(breaker.state).toBe("closed");
+    expect(others).not.toHaveBeenCalled();
+    await expect(breaker.fire(others, "/x", "rest")).resolves.toBe("ok");
+  });
+
+  test("a readiness check that fails lets the next call ask again", async () => {
+    breaker.shutdown();
+    let asked = 0;
+    breaker = make({
+      beforeProbe: async () => {
+        asked++;
+        if (asked === 1) throw fault();
+        return true;
+      },
+    });
+    for (let i = 0; i < 3; i++) await fail(fault());
+    vi.advanceTimersByTime(30_000);
+    await expect(breaker.fire(() => Promise.resolve("ok"), "/x", "rest")).rejects.toMatchObject({ kind: "status" });
+    expect(breaker.state).toBe("half_open");
+    await expect(breaker.fire(() => Promise.resolve("ok"), "/x", "rest")).resolves.toBe("ok");
+    expect(asked).toBe(2);
+  });
 });
