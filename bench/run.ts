@@ -32,6 +32,15 @@ const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** Every sidecar the benchmark starts runs with the node flags it ships with. */
 const SHIPPED_NODE_FLAGS = shippedNodeFlags(ROOT);
+/**
+ * Every Node server under test counts what it allocates per call
+ * (bench/alloc-log.ts), into files in this directory, one per process.
+ */
+const ALLOC_LOG = ["--import", "./dist/bench/alloc-log.js"];
+const ALLOC_DIR = mkdtempSync(join(tmpdir(), "bench-alloc-"));
+process.env.ALLOC_LOG_DIR = ALLOC_DIR;
+/** The processes started with ALLOC_LOG. */
+const ALLOC_PIDS = new Set<number>();
 /** The options, declared once; an unknown or misspelt one stops the run instead of starting a full one. */
 const { values: OPTS } = parseArgs({
   options: {
@@ -191,6 +200,7 @@ async function start(role: "server" | "load", command: string, commandArgs: stri
       if (ready) {
         clearTimeout(timer);
         const proc = { child, port: Number(ready[1]) };
+        if (child.pid !== undefined && commandArgs.includes(ALLOC_LOG[1] as string)) ALLOC_PIDS.add(child.pid);
         if (role === "server") SERVERS.push(proc);
         resolve(proc);
       }
@@ -520,6 +530,8 @@ interface Row {
   cpuPer1000: number | undefined;
   /** The same at a fixed 1000 calls/s, the rate Dapr and Istio state theirs at. */
   cpuAt1000: number | undefined;
+  /** KB allocated on V8's heap per call during the fixed 500/s run (Node servers only). */
+  allocKb: number | undefined;
   rssMb: number | undefined;
 }
 
@@ -542,6 +554,21 @@ async function heldAt(t: Target, rate: number): Promise<Latency | undefined> {
   return undefined;
 }
 
+/** Ends the allocation window opened by a SIGUSR2 to `pid` (bench/alloc-log.ts) and returns its bytes. */
+async function allocatedSince(pid: number): Promise<number | undefined> {
+  const file = join(ALLOC_DIR, String(pid));
+  rmSync(file, { force: true });
+  process.kill(pid, "SIGUSR2");
+  for (let i = 0; i < 40; i++) {
+    if (existsSync(file)) {
+      const bytes = Number(readFileSync(file, "utf8").trim());
+      if (Number.isFinite(bytes)) return bytes;
+    }
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return undefined;
+}
+
 async function measure(t: Target): Promise<Row> {
   focus(t.pid);
   process.stderr.write(`  ${t.name}: one at a time...`);
@@ -550,8 +577,11 @@ async function measure(t: Target): Promise<Row> {
   process.stderr.write(` fixed ${FIXED_RPS}/s...`);
   await t.drive({ seconds: WARM_S, concurrency: 4, rps: FIXED_RPS });
   const cpuBefore = t.pid === undefined ? 0 : cpuSeconds(t.pid);
+  const counting = t.pid !== undefined && ALLOC_PIDS.has(t.pid);
+  if (counting) process.kill(t.pid as number, "SIGUSR2");
   const fixed = await t.drive({ seconds: FIXED_S, concurrency: 4, rps: FIXED_RPS });
   const cpu = t.pid === undefined ? undefined : cpuSeconds(t.pid) - cpuBefore;
+  const allocated = counting ? await allocatedSince(t.pid as number) : undefined;
   let cpuAt1000: number | undefined;
   if (t.pid !== undefined) {
     process.stderr.write(` ${CPU_RPS}/s...`);
@@ -581,6 +611,7 @@ async function measure(t: Target): Promise<Row> {
     maxRps,
     cpuPer1000: cpu === undefined ? undefined : (cpu / calls) * 1000,
     cpuAt1000,
+    allocKb: allocated === undefined ? undefined : allocated / calls / 1024,
     rssMb: t.pid === undefined ? undefined : peakRssMb(t.pid),
   };
 }
@@ -787,14 +818,15 @@ async function main(): Promise<void> {
       signalGroup(p, "SIGCONT");
       signalGroup(p, "SIGTERM");
     }
+    rmSync(ALLOC_DIR, { recursive: true, force: true });
   };
   process.on("exit", stopAll);
   const gcBefore = await referenceGcMs();
   try {
     const backend = await start("load", process.execPath, ["dist/bench/backend.js", "0"]);
-    const echo = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "connect"]);
-    const echoUnary = await start("server", SERVER_NODE, ["dist/bench/echo-server.js", "0", "unary"]);
-    const bare = await start("server", SERVER_NODE, ["dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
+    const echo = await start("server", SERVER_NODE, [...ALLOC_LOG, "dist/bench/echo-server.js", "0", "connect"]);
+    const echoUnary = await start("server", SERVER_NODE, [...ALLOC_LOG, "dist/bench/echo-server.js", "0", "unary"]);
+    const bare = await start("server", SERVER_NODE, [...ALLOC_LOG, "dist/bench/bare-proxy.js", "0", `http://127.0.0.1:${backend.port}`]);
     const bareGo = await start("server", `${ROOT}.cache/bin/go-bare-proxy`, ["0", `http://127.0.0.1:${backend.port}`]);
     const nginx = await startNginx(backend.port);
     procs.push(backend, echo, echoUnary, bare, bareGo, nginx);
@@ -808,7 +840,14 @@ async function main(): Promise<void> {
       const p = await start(
         "server",
         SERVER_NODE,
-        [...SHIPPED_NODE_FLAGS, "dist/src/main.js", "--set", "server.max_concurrent_requests=10000", ...sets.flatMap((x) => ["--set", x])],
+        [
+          ...SHIPPED_NODE_FLAGS,
+          ...ALLOC_LOG,
+          "dist/src/main.js",
+          "--set",
+          "server.max_concurrent_requests=10000",
+          ...sets.flatMap((x) => ["--set", x]),
+        ],
         sidecarEnv,
       );
       procs.push(p);
@@ -948,11 +987,11 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const t of chosen) rows.push(await measure(t));
     const table = [
-      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | server CPU ms per call at 500/s / at 1000/s | peak RSS (MB) |",
-      "|---|---|---|---|---|---|",
+      "| path | 1-at-a-time p50 / p90 / p99 (ms) | at 500/s p50 / p90 / p99 (ms) | max rate, p99 < 10 ms | server CPU ms per call at 500/s / at 1000/s | KB allocated per call at 500/s | peak RSS (MB) |",
+      "|---|---|---|---|---|---|---|",
       ...rows.map(
         (r) =>
-          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps ? `${r.maxRps}/s` : `< ${LOW_RATES.at(-1)}/s`} | ${f2(r.cpuPer1000)} / ${f2(r.cpuAt1000)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
+          `| ${r.name} | ${f2(r.single.p50)} / ${f2(r.single.p90)} / ${f2(r.single.p99)} | ${f2(r.fixed.p50)} / ${f2(r.fixed.p90)} / ${f2(r.fixed.p99)} | ${r.maxRps ? `${r.maxRps}/s` : `< ${LOW_RATES.at(-1)}/s`} | ${f2(r.cpuPer1000)} / ${f2(r.cpuAt1000)} | ${r.allocKb === undefined ? "—" : r.allocKb.toFixed(1)} | ${r.rssMb === undefined ? "—" : r.rssMb.toFixed(0)} |`,
       ),
     ];
     if (ONLY !== undefined) {
