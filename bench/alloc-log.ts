@@ -22,26 +22,37 @@ interface GcStat {
   afterGC: { heapStatistics: { usedHeapSize: number } };
 }
 
-const dir = process.env.ALLOC_LOG_DIR;
-if (dir !== undefined) {
-  let window: { profiler: GCProfiler; usedAtStart: number } | undefined;
-  process.on("SIGUSR2", () => {
-    if (window === undefined) {
-      const profiler = new GCProfiler();
-      profiler.start();
-      window = { profiler, usedAtStart: getHeapStatistics().used_heap_size };
-      return;
-    }
+/**
+ * Opens a window: the returned function closes it and gives the bytes
+ * allocated on V8's heap in between, in this thread.
+ */
+export function allocationWindow(): () => number {
+  const profiler = new GCProfiler();
+  profiler.start();
+  const usedAtStart = getHeapStatistics().used_heap_size;
+  return () => {
     const usedAtEnd = getHeapStatistics().used_heap_size;
-    const stats = (window.profiler.stop()?.statistics ?? []) as GcStat[];
+    const stats = (profiler.stop()?.statistics ?? []) as GcStat[];
     let allocated = 0;
-    let last = window.usedAtStart;
+    let last = usedAtStart;
     for (const s of stats) {
       allocated += s.beforeGC.heapStatistics.usedHeapSize - last;
       last = s.afterGC.heapStatistics.usedHeapSize;
     }
-    allocated += usedAtEnd - last;
-    window = undefined;
+    return allocated + usedAtEnd - last;
+  };
+}
+
+const dir = process.env.ALLOC_LOG_DIR;
+if (dir !== undefined) {
+  let close: (() => number) | undefined;
+  process.on("SIGUSR2", () => {
+    if (close === undefined) {
+      close = allocationWindow();
+      return;
+    }
+    const allocated = close();
+    close = undefined;
     writeFileSync(join(dir, String(process.pid)), `${allocated}\n`);
   });
 }
