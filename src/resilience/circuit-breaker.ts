@@ -35,7 +35,8 @@ export interface CircuitBreakerOptions {
    * readiness): when it says no, the probe is withheld and the breaker
    * stays half-open, so a model that is still loading is not hit. One
    * probe at a time asks it: calls that come while it, or the probe it let
-   * through, is under way are refused at once, as opossum refuses them.
+   * through, is under way are refused at once, as opossum refuses them;
+   * so it must be bounded in time (the pipeline gives it 2 s).
    */
   readonly beforeProbe?: () => Promise<boolean>;
 }
