@@ -17,6 +17,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -105,6 +106,11 @@ func TestExampleRendersAndDecodesStrictly(t *testing.T) {
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("sidecar needs resource requests and limits: %+v", c.Resources)
+	}
+	// A CPU quota under one core throttles the sidecar's bursts for the rest
+	// of each 100 ms period (bench/README.md, change 21).
+	if lim := c.Resources.Limits.Cpu(); !lim.IsZero() && lim.Cmp(resource.MustParse("1")) < 0 {
+		t.Errorf("sidecar's CPU limit %s is under one core", lim)
 	}
 	env := map[string]string{}
 	for _, e := range c.Env {
