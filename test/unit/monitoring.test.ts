@@ -80,6 +80,7 @@ describe("the alert rules and the dashboard ask for the sidecar's own metrics", 
       "AIOpsMLSidecarRPCFailures",
       "AIOpsMLSidecarShedding",
       "AIOpsMLSidecarEnrichmentFailing",
+      "AIOpsMLSidecarCPUThrottled",
     ]);
   });
 
