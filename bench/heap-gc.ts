@@ -2,7 +2,7 @@
  * What a full GC of the sidecar's heap costs, stage by stage: after each
  * import and each step main.ts takes to start, the heap in use and the
  * median of five non-incremental full GCs. The full GC's pause is what
- * decides the sidecar's p99 and max rate (bench/README.md), and most of it
+ * decides the sidecar's p99 and max rate (bench/FINDINGS.md), and most of it
  * is paid for the heap the sidecar starts with.
  *
  *   npx tsc -p tsconfig.bench.json && taskset -c 0 node --expose-gc dist/bench/heap-gc.js

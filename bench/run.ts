@@ -173,7 +173,7 @@ interface Proc {
  * that it has the CPU to itself as the placement intends. Idle servers are
  * not quiet: prom-client's event-loop monitor wakes an idle sidecar 100
  * times a second, and with two more sidecars idle beside it the engine's Go
- * client saw a p99 of 8–15 ms through the one under test (bench/README.md).
+ * client saw a p99 of 8–15 ms through the one under test (bench/FINDINGS.md, "The engine's view").
  */
 const SERVERS: Proc[] = [];
 
@@ -332,7 +332,7 @@ const CACHE_FILL: Load = { n: 12_000, concurrency: 8 };
  * `--gc-share`'s fill: the engine's client at 1000/s for 11 s (its first
  * second a warm-up), each call a new workload, 11 000 entries for a cache
  * of 10 000. The rounds' ghz fill at full speed did not always leave V8
- * pretenuring the sidecar's per-call objects (bench/README.md, change 18);
+ * pretenuring the sidecar's per-call objects (bench/FINDINGS.md, change 18);
  * this fill did in every run.
  */
 const ENGINE_FILL: Load = { seconds: 10, concurrency: 4, rps: 1000 };
@@ -640,7 +640,7 @@ interface Added {
  * in turn, each PAIR_S at FIXED_RPS after PAIR_WARM_S of warm-up; PAIRS
  * rounds. The rows are measured minutes apart, and over minutes this VM
  * drifts by as much as the difference being measured (bench/README.md,
- * Status); a round's parts are seconds apart. Returns, per group and hop,
+ * Columns); a round's parts are seconds apart. Returns, per group and hop,
  * each round's differences.
  */
 async function interleavedAdded(

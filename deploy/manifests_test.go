@@ -108,7 +108,7 @@ func TestExampleRendersAndDecodesStrictly(t *testing.T) {
 		t.Errorf("sidecar needs resource requests and limits: %+v", c.Resources)
 	}
 	// A CPU quota under one core throttles the sidecar's bursts for the rest
-	// of each 100 ms period (bench/README.md, change 21).
+	// of each 100 ms period (bench/FINDINGS.md, change 21).
 	if lim := c.Resources.Limits.Cpu(); !lim.IsZero() && lim.Cmp(resource.MustParse("1")) < 0 {
 		t.Errorf("sidecar's CPU limit %s is under one core", lim)
 	}

@@ -11,7 +11,7 @@
  * it points to alive until the next full GC: the scavenger treats old
  * space as live. Those are promoted, their own literals' sites then pass
  * the test too, and it feeds itself. Measured at 500 calls/s through the
- * engine's client (bench/README.md, change 18): 2.8 MB promoted per
+ * engine's client (bench/FINDINGS.md, change 18): 2.8 MB promoted per
  * scavenge (every call's whole graph, about 12 KB) with 10-14 ms pauses and
  * a full GC every 5 s; with pretenuring off, 0.1 MB and 1.5-2 ms, and full
  * GCs far rarer (none in two 30 s windows with the cache full). test/unit/v8-flags.test.ts shows the
@@ -26,7 +26,7 @@
  * image's ENTRYPOINT and `npm start`). Left to itself, Node sizes it from
  * the container's memory limit, and under deploy/sidecar's 256Mi that is a
  * 1 MB semi-space: a scavenge every 18 calls at 500/s, against 8 MB's
- * every 140 (bench/README.md, change 20).
+ * every 140 (bench/FINDINGS.md, change 20).
  */
 import { setFlagsFromString } from "node:v8";
 

@@ -8,7 +8,7 @@
  * made about 0.5 KB per call survive two scavenges and move to old space,
  * doubling scavenge pauses and filling old space for mark-compacts (the
  * benchmark's p99); a plain EventTarget subclass made per call does not
- * (bench/README.md). A CallSignal is such a subclass: an EventTarget that
+ * (bench/FINDINGS.md, change 7). A CallSignal is such a subclass: an EventTarget that
  * dispatches "abort" once, with `aborted`, `reason`, `throwIfAborted()` and
  * `onabort`, and `instanceof AbortSignal` — what undici, Node's timers and
  * this code read of a signal.

@@ -2,7 +2,7 @@
  * undici's Pool, loaded on its own. undici's main entry also loads fetch,
  * its cache and WebSocket: 5.1 MB of heap on Node 20, against 1.75 MB for
  * the Pool alone, and every full GC of the sidecar walks that heap for as
- * long as it runs (bench/README.md, "A cheaper heap at start"). undici has
+ * long as it runs (bench/FINDINGS.md, "A cheaper heap at start"). undici has
  * no exports map, so the Pool's own module resolves; should a release move
  * it, the main entry's Pool is used instead, and test/unit/undici-pool.test.ts
  * fails so the move is noticed.

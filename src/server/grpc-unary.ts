@@ -2,7 +2,7 @@
  * The unary path: what the engine calls, every call. connect-node's
  * universal handler runs each call through a chain of async generators,
  * three linked AbortControllers and a DOMException at the end of every call
- * (bench/README.md has the profile); on this path that is most of the
+ * (bench/FINDINGS.md, change 1, has the profile); on this path that is most of the
  * sidecar's CPU. This handler serves unary methods over HTTP/2 directly on
  * Node's HTTP/2 request and stream, in two protocols:
  * - gRPC (binary, uncompressed): the message enveloped, the status in

@@ -4,7 +4,7 @@
  * validates and sorts on every operation. Building the request's and the
  * answer's for every call, reading two request headers and setting one
  * took 4.5 % of the main thread's busy time in a profile of the miss path
- * (bench/README.md, change 19).
+ * (bench/FINDINGS.md, change 19).
  *
  * LazyHeaders answers what a call does with them (get, has, set, and
  * forEach while no name repeats) from a flat array of lowercase

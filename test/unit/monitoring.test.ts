@@ -48,7 +48,7 @@ const WRITTEN_CODES = Object.values(Code)
 /**
  * The kubelet's (cAdvisor's) metrics the dashboard reads about the sidecar's
  * container, with their labels: CPU throttling, which its own process cannot
- * see (bench/README.md, change 21).
+ * see (bench/FINDINGS.md, change 21).
  */
 const KUBELET_METRICS: ReadonlyMap<string, readonly string[]> = new Map(
   ["container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total"].map((n) => [
