@@ -205,7 +205,11 @@ export class UpstreamClient {
     return this.send("GET", endpoint, undefined, req);
   }
 
-  /** Sends one request; the single place undici's outcomes are classified. */
+  /**
+   * Sends one request; the single place undici's outcomes are classified.
+   * One async frame per request: this method's (the dispatch below is a
+   * bare promise), since each frame costs every call a promise and a turn.
+   */
   async send(
     method: "GET" | "POST",
     endpoint: string,
@@ -214,50 +218,50 @@ export class UpstreamClient {
     contentType = "application/json",
   ): Promise<UpstreamAnswer> {
     const observe = this.options.observe;
-    if (observe === undefined) return this.exchange(method, endpoint, body, req, contentType);
-    const started = performance.now();
+    const started = observe === undefined ? 0 : performance.now();
     try {
-      const answer = await this.exchange(method, endpoint, body, req, contentType);
-      observe(endpoint, "ok", (performance.now() - started) / 1000);
+      if (req.signal.aborted) throw this.abortError(endpoint, req.signal.reason);
+      const answer = this.interpret(method, endpoint, await this.dispatch(method, endpoint, body, req, contentType));
+      observe?.(endpoint, "ok", (performance.now() - started) / 1000);
       return answer;
     } catch (e) {
-      const outcome = e instanceof UpstreamError ? (e.kind === "status" ? `http_${e.status}` : e.kind) : "error";
-      observe(endpoint, outcome, (performance.now() - started) / 1000);
-      throw e;
+      const error = this.classify(endpoint, e, req.signal);
+      if (observe !== undefined) {
+        const outcome = error.kind === "status" ? `http_${error.status}` : error.kind;
+        observe(endpoint, outcome, (performance.now() - started) / 1000);
+      }
+      throw error;
     }
   }
 
-  private async exchange(
+  /** One exchange with undici, collected whole. */
+  private dispatch(
     method: "GET" | "POST",
     endpoint: string,
     body: string | undefined,
     req: UpstreamRequest,
     contentType: string,
-  ): Promise<UpstreamAnswer> {
-    const fail = (kind: UpstreamError["kind"], message: string, extra: Partial<UpstreamError> & { cause?: unknown } = {}) =>
-      new UpstreamError(message, { kind, upstream: this.name, endpoint, ...extra });
-    if (req.signal.aborted) throw this.abortError(endpoint, req.signal.reason);
-    let res: CollectedResponse;
-    try {
-      res = await new Promise<CollectedResponse>((resolve, reject) => {
-        this.dispatcher.dispatch(
-          {
-            origin: this.base.origin,
-            path: this.pathFor(endpoint),
-            method,
-            headers: {
-              accept: "application/json",
-              ...(body !== undefined ? { "content-type": contentType } : {}),
-              ...req.headers,
-            },
-            body: body ?? null,
+  ): Promise<CollectedResponse> {
+    return new Promise<CollectedResponse>((resolve, reject) => {
+      this.dispatcher.dispatch(
+        {
+          origin: this.base.origin,
+          path: this.pathFor(endpoint),
+          method,
+          headers: {
+            accept: "application/json",
+            ...(body !== undefined ? { "content-type": contentType } : {}),
+            ...req.headers,
           },
-          new CollectingHandler(req.signal, resolve, reject),
-        );
-      });
-    } catch (e) {
-      throw this.classify(endpoint, e, req.signal, fail);
-    }
+          body: body ?? null,
+        },
+        new CollectingHandler(req.signal, resolve, reject),
+      );
+    });
+  }
+
+  /** A whole response: its parsed 2xx JSON body, or the UpstreamError it stands for. */
+  private interpret(method: string, endpoint: string, res: CollectedResponse): UpstreamAnswer {
     const text = res.text;
     let parsed: unknown;
     let parseError: unknown;
@@ -268,17 +272,22 @@ export class UpstreamClient {
     }
     if (res.statusCode >= 200 && res.statusCode < 300) {
       if (parseError !== undefined || parsed === undefined) {
-        throw fail("malformed", `${this.name} ${method} ${endpoint} answered ${res.statusCode} with a body that is not JSON`, {
-          status: res.statusCode,
-          bodyExcerpt: excerpt(text),
-          cause: parseError,
-        });
+        throw this.fail(
+          "malformed",
+          endpoint,
+          `${this.name} ${method} ${endpoint} answered ${res.statusCode} with a body that is not JSON`,
+          {
+            status: res.statusCode,
+            bodyExcerpt: excerpt(text),
+            cause: parseError,
+          },
+        );
       }
       return { status: res.statusCode, body: parsed, headers: res.headers };
     }
     const status = res.statusCode;
     const words = errorText(parsed, text);
-    throw fail("status", `${this.name} ${method} ${endpoint} answered ${status}: ${words}`, {
+    throw this.fail("status", endpoint, `${this.name} ${method} ${endpoint} answered ${status}: ${words}`, {
       status,
       bodyExcerpt: excerpt(text),
       retryAfterMs: status === 429 || status === 503 ? parseRetryAfter(res.headers["retry-after"]) : undefined,
@@ -286,29 +295,33 @@ export class UpstreamClient {
     } as Partial<UpstreamError>);
   }
 
+  private fail(
+    kind: UpstreamError["kind"],
+    endpoint: string,
+    message: string,
+    extra: Partial<UpstreamError> & { cause?: unknown } = {},
+  ): UpstreamError {
+    return new UpstreamError(message, { kind, upstream: this.name, endpoint, ...extra });
+  }
+
   private abortError(endpoint: string, reason: unknown): UpstreamError {
     return UpstreamError.fromAbort(reason, this.name, endpoint, `${this.name} ${endpoint}`);
   }
 
-  private classify(
-    endpoint: string,
-    e: unknown,
-    signal: AbortSignal,
-    fail: (kind: UpstreamError["kind"], message: string, extra?: { cause?: unknown }) => UpstreamError,
-  ): UpstreamError {
+  private classify(endpoint: string, e: unknown, signal: AbortSignal): UpstreamError {
     if (e instanceof UpstreamError) return e;
     if (signal.aborted) return this.abortError(endpoint, signal.reason);
     const code = (e as { code?: string }).code ?? "";
     if (code === "UND_ERR_RES_EXCEEDED_MAX_SIZE") {
-      return fail("too_large", `${this.name} ${endpoint}: body larger than pool.max_response_bytes`, { cause: e });
+      return this.fail("too_large", endpoint, `${this.name} ${endpoint}: body larger than pool.max_response_bytes`, { cause: e });
     }
     if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-      return fail("timeout", `${this.name} ${endpoint}: upstream too slow (${code})`, { cause: e });
+      return this.fail("timeout", endpoint, `${this.name} ${endpoint}: upstream too slow (${code})`, { cause: e });
     }
     if (CONNECT_CODES.has(code) || code.startsWith("E")) {
-      return fail("connect", `${this.name} ${endpoint}: connection failed (${code})`, { cause: e });
+      return this.fail("connect", endpoint, `${this.name} ${endpoint}: connection failed (${code})`, { cause: e });
     }
-    return fail("connect", `${this.name} ${endpoint}: ${(e as Error).message ?? String(e)}`, { cause: e });
+    return this.fail("connect", endpoint, `${this.name} ${endpoint}: ${(e as Error).message ?? String(e)}`, { cause: e });
   }
 
   /** Closes the pool (when this client created it). */
