@@ -73,6 +73,35 @@ export function linkedDeadline(parent: AbortSignal, ms: number, what: string): {
   };
 }
 
+/**
+ * One call's context. A class, not a literal with three closures: one object
+ * per call, its methods shared.
+ */
+class Call implements CallContext {
+  constructor(
+    readonly signal: AbortSignal,
+    readonly deadline: number,
+    readonly requestId: string,
+    readonly forwardHeaders: Readonly<Record<string, string>>,
+    /** The RPC's own signal: aborted only when the caller is gone. */
+    private readonly caller: AbortSignal,
+    private readonly clock: Clock,
+    private readonly release: (() => void) | undefined,
+  ) {}
+
+  remainingMs(): number {
+    return Math.max(0, this.deadline - this.clock());
+  }
+
+  callerGone(): boolean {
+    return this.caller.aborted;
+  }
+
+  dispose(): void {
+    this.release?.();
+  }
+}
+
 /** Creates the context for one call; see {@link CallContext}. */
 export function createCallContext(init: CallContextInit): CallContext {
   const now = init.clock();
@@ -84,25 +113,7 @@ export function createCallContext(init: CallContextInit): CallContext {
 
   // When the caller's deadline is the binding one, connect already aborts
   // its signal with DEADLINE_EXCEEDED: reuse it and allocate nothing more.
-  if (callerCapped) {
-    return {
-      signal: init.signal,
-      deadline,
-      requestId: init.requestId,
-      forwardHeaders,
-      remainingMs: () => Math.max(0, deadline - init.clock()),
-      callerGone: () => init.signal.aborted,
-      dispose: () => {},
-    };
-  }
+  if (callerCapped) return new Call(init.signal, deadline, init.requestId, forwardHeaders, init.signal, init.clock, undefined);
   const linked = linkedDeadline(init.signal, budget, "backend.timeout");
-  return {
-    signal: linked.signal,
-    deadline,
-    requestId: init.requestId,
-    forwardHeaders,
-    remainingMs: () => Math.max(0, deadline - init.clock()),
-    callerGone: () => init.signal.aborted,
-    dispose: linked.dispose,
-  };
+  return new Call(linked.signal, deadline, init.requestId, forwardHeaders, init.signal, init.clock, linked.dispose);
 }

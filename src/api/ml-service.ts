@@ -82,6 +82,14 @@ interface Used {
   readonly imputed: number;
 }
 
+/** The metrics sent upstream, and what enrichment contributed to them. */
+interface Sent {
+  readonly metrics: readonly Metric[];
+  readonly used: Used;
+}
+
+const givenAsSent = (metrics: readonly Metric[]): Sent => ({ metrics, used: givenOnly(metrics) });
+
 const givenOnly = (metrics: readonly Metric[]): Used => ({
   features: metrics.map((m) => create(FeatureSchema, { name: m.name, value: m.value, provenance: Provenance.GIVEN })),
   warnings: [],
@@ -91,10 +99,11 @@ const givenOnly = (metrics: readonly Metric[]): Used => ({
 /** Metadata for an answer: who answered, and the features used with their provenance. */
 function metadataFor(answer: LadderAnswer<unknown>, call: CallContext, used: Used): ResponseMetadata {
   const imputedNote = used.imputed > 0 ? `${used.imputed} feature(s) imputed (see features)` : "";
+  const reason = answer.degradedReason;
   return create(ResponseMetadataSchema, {
     source: answer.source,
     degraded: answer.degraded || used.imputed > 0,
-    degradedReason: [answer.degradedReason, imputedNote].filter((x) => x !== "").join("; "),
+    degradedReason: imputedNote === "" ? reason : reason === "" ? imputedNote : `${reason}; ${imputedNote}`,
     backend: answer.backend,
     model: answer.model,
     modelVersion: answer.modelVersion,
@@ -172,22 +181,27 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     return { mode, fetch: needsFetch(mode, features.names(set), given) };
   }
 
-  /** Runs enrichment when planned; otherwise reports the caller's metrics as the features used. */
-  async function enrichIf(
-    p: { mode: EnrichmentMode; fetch: boolean },
+  /**
+   * Builds the vector (only when the plan says fetch). A call that fetches
+   * nothing, most calls, takes the caller's metrics at once
+   * ({@link givenAsSent}) without awaiting anything: awaiting a value that
+   * is already there costs a turn of the microtask queue.
+   */
+  async function enriched(
     set: string,
+    mode: EnrichmentMode,
     given: readonly Metric[],
     context: WorkloadContext | undefined,
     e: Enrichment | undefined,
     call: CallContext,
-  ): Promise<{ metrics: readonly Metric[]; used: Used }> {
-    if (!p.fetch || features === undefined) return { metrics: given, used: givenOnly(given) };
+  ): Promise<Sent> {
+    if (features === undefined) throw enrichmentNotConfigured();
     const workload = { namespace: context?.namespace ?? "", resource: context?.resource ?? "", pod: context?.pod ?? "" };
     const evalMs = evaluationMs(e);
     const r = await enrich(
       features,
       set,
-      p.mode,
+      mode,
       given,
       workload,
       evalMs === undefined ? undefined : evalMs / 1000,
@@ -211,7 +225,9 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       return handle("DetectAnomaly", ctx, async (call) => {
         const p = plan(req.enrichment, "anomaly", req.metrics);
         reject("DetectAnomaly", validateDetectAnomaly(req, rules(ctx, p.fetch)));
-        const { metrics: sent, used } = await enrichIf(p, "anomaly", req.metrics, req.context, req.enrichment, call);
+        const { metrics: sent, used } = p.fetch
+          ? await enriched("anomaly", p.mode, req.metrics, req.context, req.enrichment, call)
+          : givenAsSent(req.metrics);
         const upstreamReq = sent === req.metrics ? req : { ...req, metrics: [...sent] };
         const answer = await pipeline.run("DetectAnomaly", upstreamReq, call, evaluationMs(req.enrichment));
         answer.response.metadata = metadataFor(answer, call, used);
@@ -224,7 +240,9 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
         const given = req.issueContext?.metrics ?? [];
         const p = plan(req.enrichment, "predictive", given);
         reject("Predict", validatePredict(req, rules(ctx, p.fetch)));
-        const { metrics: sent, used } = await enrichIf(p, "predictive", given, req.context, req.enrichment, call);
+        const { metrics: sent, used } = p.fetch
+          ? await enriched("predictive", p.mode, given, req.context, req.enrichment, call)
+          : givenAsSent(given);
         const upstreamReq =
           sent === given
             ? req

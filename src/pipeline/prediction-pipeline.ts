@@ -123,10 +123,13 @@ export class PredictionPipeline {
   private readonly breakers = new Map<Rpc, CircuitBreaker>();
   private readonly retry: RetryPolicy;
   private readonly baselineOnly: boolean;
+  /** The backend's part of every key: its kind and URL. */
+  private readonly keyBackend: string;
 
   constructor(private readonly deps: PipelineDeps) {
     const { config, metrics, logger, clock } = deps;
     this.baselineOnly = deps.backend.kind === "builtin";
+    this.keyBackend = `${deps.backend.kind} ${config.backend.url}`;
     this.cache = new PredictionCache({
       ttlMs: config.cache.ttl,
       staleTtlMs: config.cache.stale_ttl,
@@ -187,7 +190,7 @@ export class PredictionPipeline {
     const at = evaluationMs ?? this.deps.wallClock();
     const canonical: CanonicalRequest = canonicalRequest(rpc, req, config.cache.quantum);
     return cacheKey({
-      backend: `${this.deps.backend.kind} ${config.backend.url}`,
+      backend: this.keyBackend,
       model: this.deps.backend.modelFor?.(rpc) ?? "",
       rpc,
       timeBucket: Math.floor(at / config.cache.time_bucket),

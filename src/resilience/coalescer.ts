@@ -48,15 +48,17 @@ class SharedContext implements CallContext {
     return d;
   }
 
-  readonly remainingMs = (): number => {
+  remainingMs(): number {
     let best = 0;
     for (const w of this.waiters) best = Math.max(best, w.remainingMs());
     return best;
-  };
+  }
 
-  readonly callerGone = (): boolean => this.waiters.size === 0;
+  callerGone(): boolean {
+    return this.waiters.size === 0;
+  }
 
-  readonly dispose = (): void => {};
+  dispose(): void {}
 }
 
 const abortError = (reason: unknown): UpstreamError =>

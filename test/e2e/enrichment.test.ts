@@ -8,7 +8,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { EnrichmentMode, FeatureSet, MLService, Provenance } from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { EnrichmentMode, FeatureSet, MLService, Provenance, Source } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { podsOfDeploymentQuery } from "../../src/enrichment/workload-scope.js";
 import { clusterOpenMetrics, PODS, T } from "../helpers/cluster-data.js";
 import { FakeUpstream } from "../helpers/fake-upstream.js";
@@ -250,8 +250,24 @@ describe("when Prometheus cannot supply the data", () => {
     expect(imputed.map((f) => f.name)).toEqual(NAMES.filter((n) => n.startsWith("pod_memory_usage_")));
     expect(imputed[0]?.reason).toContain("NaN");
     expect(res.metadata?.degraded).toBe(true);
+    expect(res.metadata?.source).toBe(Source.ML_SERVICE);
+    expect(res.metadata?.degradedReason).toBe(`${imputed.length} feature(s) imputed (see features)`);
     const sent = upstream.received("/api/v1/anomaly/detect")[0]?.body as { metrics: { value: number }[] };
     expect(sent.metrics.every((m) => Number.isFinite(m.value))).toBe(true);
+  });
+
+  test("imputed features on a degraded answer: both reasons, the ladder's first", async () => {
+    // No model service at this address: the baseline answers.
+    const down = await startSidecar({ "backend.url": "http://127.0.0.1:1", "enrichment.prometheus.url": prom.url, "fallback.enabled": true });
+    sidecars.push(down);
+    const c = createClient(MLService, createGrpcWebTransport({ baseUrl: down.apiUrl, httpVersion: "1.1" }));
+    const res = await c.detectAnomaly({ context: { namespace: "shop", resource: "nanapp" }, enrichment: at(T) });
+    const imputed = res.metadata?.features.filter((f) => f.provenance === Provenance.IMPUTED) ?? [];
+    expect(imputed.length).toBeGreaterThan(0);
+    expect(res.metadata?.source).toBe(Source.FALLBACK);
+    expect(res.metadata?.degradedReason).toMatch(
+      new RegExp(`^backend failed \\(.+\\); baseline rules answered; ${imputed.length} feature\\(s\\) imputed \\(see features\\)$`),
+    );
   });
 
   test("more imputed features than enrichment.max_imputed: FAILED_PRECONDITION and no model call", async () => {
