@@ -258,7 +258,11 @@ describe("when Prometheus cannot supply the data", () => {
 
   test("imputed features on a degraded answer: both reasons, the ladder's first", async () => {
     // No model service at this address: the baseline answers.
-    const down = await startSidecar({ "backend.url": "http://127.0.0.1:1", "enrichment.prometheus.url": prom.url, "fallback.enabled": true });
+    const down = await startSidecar({
+      "backend.url": "http://127.0.0.1:1",
+      "enrichment.prometheus.url": prom.url,
+      "fallback.enabled": true,
+    });
     sidecars.push(down);
     const c = createClient(MLService, createGrpcWebTransport({ baseUrl: down.apiUrl, httpVersion: "1.1" }));
     const res = await c.detectAnomaly({ context: { namespace: "shop", resource: "nanapp" }, enrichment: at(T) });
