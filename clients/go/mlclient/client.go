@@ -82,6 +82,28 @@ func NewMLServiceClient(addr string, opts ...Option) *MLServiceClient {
 	return &MLServiceClient{rpc: mlv1connect.NewMLServiceClient(o.httpClient, strings.TrimSuffix(base, "/"), o.protocol...), timeout: o.timeout}
 }
 
+type requestIDKey struct{}
+
+// WithRequestID returns a context whose calls carry id as their
+// x-request-id. The sidecar logs each call under it, forwards it to the
+// model service, and returns it in the answer's Metadata.RequestID or the
+// Error's RequestID, so one id follows a remediation from the engine's log
+// to the sidecar's and the model's. An id the sidecar does not accept (1 to
+// 128 letters, digits, '_', '.', ':' or '-') is replaced by one of its own,
+// which comes back the same way.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// newRequest wraps msg, with the context's request id as x-request-id.
+func newRequest[T any](ctx context.Context, msg *T) *connect.Request[T] {
+	r := connect.NewRequest(msg)
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok && id != "" {
+		r.Header().Set("x-request-id", id)
+	}
+	return r
+}
+
 func (c *MLServiceClient) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok || c.timeout <= 0 {
 		return ctx, func() {}
@@ -93,7 +115,7 @@ func (c *MLServiceClient) bound(ctx context.Context) (context.Context, context.C
 func (c *MLServiceClient) DetectAnomaly(ctx context.Context, req *AnomalyRequest) (*AnomalyResponse, error) {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	res, err := c.rpc.DetectAnomaly(ctx, connect.NewRequest(&mlv1.DetectAnomalyRequest{
+	res, err := c.rpc.DetectAnomaly(ctx, newRequest(ctx, &mlv1.DetectAnomalyRequest{
 		Metrics:    toMetrics(req.Metrics),
 		Context:    toContext(req.Context),
 		Enrichment: toEnrichment(req.Enrichment),
@@ -115,7 +137,7 @@ func (c *MLServiceClient) DetectAnomaly(ctx context.Context, req *AnomalyRequest
 func (c *MLServiceClient) Predict(ctx context.Context, req *PredictionRequest) (*PredictionResponse, error) {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	res, err := c.rpc.Predict(ctx, connect.NewRequest(&mlv1.PredictRequest{
+	res, err := c.rpc.Predict(ctx, newRequest(ctx, &mlv1.PredictRequest{
 		IssueContext: &mlv1.IssueContext{
 			CurrentState: req.IssueContext.CurrentState,
 			RecentEvents: req.IssueContext.RecentEvents,
@@ -150,7 +172,7 @@ func (c *MLServiceClient) AnalyzePatterns(ctx context.Context, req *PatternReque
 		}
 		h.Events = append(h.Events, ev)
 	}
-	res, err := c.rpc.AnalyzePatterns(ctx, connect.NewRequest(&mlv1.AnalyzePatternsRequest{HistoricalData: h, Context: toContext(req.Context)}))
+	res, err := c.rpc.AnalyzePatterns(ctx, newRequest(ctx, &mlv1.AnalyzePatternsRequest{HistoricalData: h, Context: toContext(req.Context)}))
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -173,7 +195,7 @@ func (c *MLServiceClient) GetFeatures(ctx context.Context, req *FeaturesRequest)
 	if req.Set == PredictiveFeatures {
 		set = mlv1.FeatureSet_PREDICTIVE
 	}
-	res, err := c.rpc.GetFeatures(ctx, connect.NewRequest(&mlv1.GetFeaturesRequest{
+	res, err := c.rpc.GetFeatures(ctx, newRequest(ctx, &mlv1.GetFeaturesRequest{
 		Context:    toContext(req.Context),
 		FeatureSet: set,
 		Enrichment: toEnrichment(Enrichment{EvaluationTime: req.EvaluationTime}),

@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"connectrpc.com/connect"
 
 	"github.com/aiops-ml-sidecar/sidecar/clients/go/mlclient"
 )
@@ -89,7 +92,16 @@ func startSidecar(mlURL, promURL string) (func(), error) {
 	}, nil
 }
 
+// The x-request-id of the last request the stand-in ML service took.
+var lastID atomic.Value
+
+func lastMLRequestID() string {
+	id, _ := lastID.Load().(string)
+	return id
+}
+
 func fakeMLService(w http.ResponseWriter, r *http.Request) {
+	lastID.Store(r.Header.Get("x-request-id"))
 	var body map[string]any
 	json.NewDecoder(r.Body).Decode(&body)
 	w.Header().Set("content-type", "application/json")
@@ -271,5 +283,35 @@ func TestTheConnectProtocolWorksToo(t *testing.T) {
 	resp, err := ml.AnalyzePatterns(context.Background(), &mlclient.PatternRequest{HistoricalData: mlclient.HistoricalData{TimeRange: "1h"}})
 	if err != nil || len(resp.Patterns) != 1 {
 		t.Fatalf("got %+v, %v", resp, err)
+	}
+}
+
+func TestARequestIDTravelsToTheSidecarAndBack(t *testing.T) {
+	ml := mlclient.NewMLServiceClient(addr)
+	ctx := mlclient.WithRequestID(context.Background(), "remediation-42.1")
+	resp, err := ml.DetectAnomaly(ctx, &mlclient.AnomalyRequest{Metrics: []mlclient.Metric{{Name: "cpu_usage", Value: 0.5}}, Enrichment: mlclient.Enrichment{Mode: mlclient.EnrichmentNever}})
+	if err != nil || resp.Metadata.RequestID != "remediation-42.1" {
+		t.Fatalf("want the answer under remediation-42.1, got %+v, %v", resp, err)
+	}
+	if got := lastMLRequestID(); got != "remediation-42.1" {
+		t.Fatalf("the model service was sent x-request-id %q", got)
+	}
+
+	_, err = ml.DetectAnomaly(ctx, &mlclient.AnomalyRequest{Metrics: []mlclient.Metric{{Name: "down", Value: 1}}, Enrichment: mlclient.Enrichment{Mode: mlclient.EnrichmentNever}})
+	var e *mlclient.Error
+	if !errors.As(err, &e) || e.RequestID != "remediation-42.1" {
+		t.Fatalf("want an error under remediation-42.1, got %+v", err)
+	}
+	_, err = ml.DetectAnomaly(ctx, &mlclient.AnomalyRequest{Metrics: []mlclient.Metric{{Name: "", Value: 1}}, Enrichment: mlclient.Enrichment{Mode: mlclient.EnrichmentNever}})
+	if !errors.As(err, &e) || e.Code != connect.CodeInvalidArgument || e.RequestID != "remediation-42.1" {
+		t.Fatalf("want INVALID_ARGUMENT under remediation-42.1, got %+v", err)
+	}
+
+	// Without one, and with one the sidecar refuses, the sidecar's own id comes back.
+	for _, c := range []context.Context{context.Background(), mlclient.WithRequestID(context.Background(), "has spaces")} {
+		_, err = ml.DetectAnomaly(c, &mlclient.AnomalyRequest{Metrics: []mlclient.Metric{{Name: "down", Value: 1}}, Enrichment: mlclient.Enrichment{Mode: mlclient.EnrichmentNever}})
+		if !errors.As(err, &e) || len(e.RequestID) != 36 {
+			t.Fatalf("want the sidecar's own UUID, got %+v", err)
+		}
 	}
 }

@@ -48,7 +48,11 @@ type Error struct {
 	Code       connect.Code
 	Message    string
 	Violations []FieldViolation
-	cause      error
+	// RequestID is the id the sidecar logged the call under (its
+	// x-request-id): the one given with WithRequestID, or one it made.
+	// Empty when the call never reached the sidecar.
+	RequestID string
+	cause     error
 }
 
 func (e *Error) Error() string {
@@ -71,7 +75,7 @@ func wrap(err error) error {
 	if !errors.As(err, &ce) {
 		return &Error{Code: connect.CodeUnknown, Message: err.Error(), cause: err}
 	}
-	out := &Error{Code: ce.Code(), Message: ce.Message(), cause: err}
+	out := &Error{Code: ce.Code(), Message: ce.Message(), RequestID: ce.Meta().Get("x-request-id"), cause: err}
 	for _, d := range ce.Details() {
 		v, derr := d.Value()
 		if derr != nil {
