@@ -13,6 +13,8 @@ from sklearn.ensemble import IsolationForest
 
 from .models import AnomalyDetectResponse, Metric
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 SIGNALS: dict[str, tuple[str, ...]] = {
     "cpu": ("cpu_usage", "pod_cpu_usage_value", "node_cpu_utilization_value"),
     "memory": ("memory_usage", "pod_memory_usage_value", "node_memory_utilization_value"),
@@ -68,7 +70,11 @@ class AnomalyDetector:
 
     def detect(self, metrics: list[Metric]) -> AnomalyDetectResponse:
         x, present = self.vector(metrics)
-        z = self._standardise(x.reshape(1, -1))
+        # The forest works in float32, so a deviation past its range (a value
+        # such as 1e300 is valid JSON) would overflow in the cast. It is as far
+        # outside the normal region as any other: held at the range's edge.
+        with np.errstate(over="ignore"):
+            z = np.clip(self._standardise(x.reshape(1, -1)), -FLOAT32_MAX, FLOAT32_MAX)
         decision = float(self.forest.decision_function(z)[0])  # < 0: anomalous
         anomaly = decision < 0
         # Score: how far outside the normal region, on a 0-10 scale.

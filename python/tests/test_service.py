@@ -40,6 +40,20 @@ def test_the_sidecars_45_feature_names_are_understood(client):
     assert r["anomaly_detected"] is True
 
 
+@pytest.mark.parametrize("value", [1e300, -1e300, 3.5e38])
+def test_a_value_past_float32s_range_answers_as_the_edge_of_it_without_overflow(client, value):
+    def detect(v):
+        body = {"metrics": [{"name": "memory_usage", "value": v}, {"name": "container_restarts", "value": 9}]}
+        return client.post("/api/v1/anomaly/detect", json=body)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = detect(value)
+    assert r.status_code == 200
+    assert r.json()["anomaly_detected"] is True
+    assert r.json() == detect(3e38 if value > 0 else -3e38).json()
+
+
 def test_trained_with_a_fixed_seed_answers_are_reproducible():
     a = TestClient(create_app(seed=7)).post("/api/v1/anomaly/detect", json={"metrics": [{"name": "cpu_usage", "value": 0.7}]}).json()
     b = TestClient(create_app(seed=7)).post("/api/v1/anomaly/detect", json={"metrics": [{"name": "cpu_usage", "value": 0.7}]}).json()
