@@ -25,7 +25,7 @@ import {
 import type { CallContext } from "../api/call-context.js";
 import { parseDuration } from "../config/duration.js";
 import { UpstreamError } from "../errors/upstream-error.js";
-import type { UpstreamClient } from "../http/upstream-client.js";
+import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
 import type { Backend, BackendAnswer, ProbeResult } from "./backend.js";
 import { array, boolean, number, object, ShapeError, string, stringItem } from "./json-shape.js";
 
@@ -162,8 +162,15 @@ export class RestBackend implements Backend {
 
   constructor(private readonly client: UpstreamClient) {}
 
-  private async call<T>(endpoint: string, payload: Json, decode: (b: unknown) => T, call: CallContext): Promise<BackendAnswer<T>> {
-    const answer = await this.client.postJson(endpoint, payload, { signal: call.signal, headers: call.forwardHeaders });
+  /** Not async: a frame of its own would cost every call a promise and a turn. */
+  private call<T>(endpoint: string, payload: Json, decode: (b: unknown) => T, call: CallContext): Promise<BackendAnswer<T>> {
+    return this.client
+      .postJson(endpoint, payload, { signal: call.signal, headers: call.forwardHeaders })
+      .then((answer) => this.read(endpoint, answer, decode));
+  }
+
+  /** The answer's body as the contract's message, or `malformed` naming the field that breaks it. */
+  private read<T>(endpoint: string, answer: UpstreamAnswer, decode: (b: unknown) => T): BackendAnswer<T> {
     try {
       return { response: decode(answer.body), model: "", modelVersion: "" };
     } catch (e) {
