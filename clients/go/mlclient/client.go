@@ -85,9 +85,9 @@ func NewMLServiceClient(addr string, opts ...Option) *MLServiceClient {
 type requestIDKey struct{}
 
 // WithRequestID returns a context whose calls carry id as their
-// x-request-id. The sidecar logs each call under it, forwards it to the
-// model service, and returns it in the answer's Metadata.RequestID or the
-// Error's RequestID, so one id follows a remediation from the engine's log
+// x-request-id. The sidecar logs a failed call under it (every call at
+// LOG_LEVEL=debug), forwards it to the model service, and returns it in the
+// answer's Metadata.RequestID or the Error's RequestID, so one id follows a remediation from the engine's log
 // to the sidecar's and the model's. An id the sidecar does not accept (1 to
 // 128 letters, digits, '_', '.', ':' or '-') is replaced by one of its own,
 // which comes back the same way.
