@@ -11,7 +11,9 @@
  * proto), a direct call to the JSON backend (the engine's path without the
  * sidecar), bare Node and Go proxies, nginx, and the sidecar's miss and hit
  * paths over gRPC and Connect; and the engine's own Go client
- * (bench/go/engine-client) both ways.
+ * (bench/go/engine-client) both ways. Then the engine's real request, the
+ * 45-feature vector, through the sidecar to the REST service and to KServe
+ * V1 (the models the platform deploys), each beside its direct call.
  * Columns: latency one call at a time; latency at a fixed rate after a
  * warm-up; the highest rate held with p99 under 10 ms; the sidecar's CPU
  * seconds per 1000 calls; its peak RSS with the cache full. Then the ratios
@@ -129,6 +131,15 @@ const GO_DIRECT = "engine's Go client → the backend (net/http, no sidecar)";
 const GO_SIDECAR = "engine's Go client → sidecar miss, gRPC";
 /** The hand-written Go alternative (bench/go/bare-proxy). */
 const BARE_GO = "bare Go proxy, gRPC (connect-go → net/http, no features)";
+/**
+ * The engine's real request, the anomaly model's 45-feature vector, sent by
+ * the engine's own client to each backend kind with and without the sidecar.
+ */
+const FEATURES_45 = "test/fixtures/anomaly_feature_names_45.json";
+const DIRECT_45 = "45 features: engine's Go client → the REST service (net/http, no sidecar)";
+const SIDECAR_45 = "45 features: engine's Go client → sidecar miss → the REST service";
+const DIRECT_KSERVE_45 = "45 features: engine's Go client → KServe V1 (net/http, no sidecar)";
+const SIDECAR_KSERVE_45 = "45 features: engine's Go client → sidecar miss → KServe V1";
 /** Each ghz run gets its own workload name ({{run}} in the data), so "miss" rows never hit entries of an earlier run. */
 let runs = 0;
 
@@ -461,7 +472,13 @@ function undiciTarget(name: string, origin: string, path: string, body: string):
  * sidecar over gRPC, each call a workload of its own (a miss). One client
  * with and without the hop is how Dapr states its per-hop figure.
  */
-function engineClientTarget(name: string, mode: "direct" | "sidecar", target: string, pid?: number): Target {
+function engineClientTarget(
+  name: string,
+  mode: "direct" | "sidecar" | "kserve",
+  target: string,
+  pid?: number,
+  featuresFile?: string,
+): Target {
   return {
     name,
     pid,
@@ -469,6 +486,7 @@ function engineClientTarget(name: string, mode: "direct" | "sidecar", target: st
       // Each run is a process of its own, so each first warms its connection
       // and Go's runtime, unmeasured: 200 calls one at a time, or 1 s at the rate.
       const args = ["-mode", mode, "-target", target, "-tag", String(++runs)];
+      if (featuresFile !== undefined) args.push("-features", `${ROOT}${featuresFile}`);
       if (load.deadlineMs !== undefined) args.push("-deadline", `${load.deadlineMs}ms`);
       if (load.callsFile !== undefined) args.push("-calls", load.callsFile);
       if (load.rps === undefined && load.concurrency !== 1) throw new Error(`${name}: drives one call at a time or at a rate`);
@@ -882,6 +900,8 @@ async function main(): Promise<void> {
     const viaConnect = await sidecarWith("server.grpc_unary_fast_path=false");
     // The cache off: the HTTP load generators repeat one body, so this miss path needs no cache.
     const noCache = await sidecarWith("cache.max_entries=0");
+    // The models the platform deploys: KServe V1, at the same backend (bench/backend.ts answers as one).
+    const kserve = await sidecarWith("backend.kind=kserve-v1");
 
     const hitBody = JSON.stringify({ metrics: [{ name: "cpu_usage", value: 0.5 }], context: { namespace: "shop", resource: "api" } });
     const missData =
@@ -909,6 +929,10 @@ async function main(): Promise<void> {
       ghzTarget("sidecar hit, gRPC", sidecar.port, hitBody, sidecar.child.pid),
       httpTarget("sidecar miss (cache off), Connect", `http://127.0.0.1:${noCache.port}${connectPath}`, hitBody, false, noCache.child.pid),
       httpTarget("sidecar hit, Connect", `http://127.0.0.1:${sidecar.port}${connectPath}`, hitBody, false, sidecar.child.pid),
+      engineClientTarget(DIRECT_45, "direct", `http://127.0.0.1:${backend.port}`, undefined, FEATURES_45),
+      engineClientTarget(SIDECAR_45, "sidecar", `127.0.0.1:${sidecar.port}`, sidecar.child.pid, FEATURES_45),
+      engineClientTarget(DIRECT_KSERVE_45, "kserve", `http://127.0.0.1:${backend.port}`, undefined, FEATURES_45),
+      engineClientTarget(SIDECAR_KSERVE_45, "sidecar", `127.0.0.1:${kserve.port}`, kserve.child.pid, FEATURES_45),
     ];
     const byName = (n: string) => targets.find((t) => t.name === n) as Target;
     const rounds = async () => {
@@ -1037,6 +1061,12 @@ async function main(): Promise<void> {
     const nginxRow = by("nginx proxy");
     const miss = by("sidecar miss, gRPC");
     const hit = by("sidecar hit, gRPC");
+    const [direct45, rest45, directKserve45, kserve45] = [DIRECT_45, SIDECAR_45, DIRECT_KSERVE_45, SIDECAR_KSERVE_45].map(by) as [
+      Row,
+      Row,
+      Row,
+      Row,
+    ];
     const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
     const p90Added = medianOf(paired.p90);
     const p99Added = medianOf(paired.p99);
@@ -1054,11 +1084,13 @@ async function main(): Promise<void> {
       `| the engine's view: its Go client (clients/go/mlclient) through the sidecar over Go's net/http straight to the backend, same rounds, p90 / p99 (ms), median (range) | ${medianRange(engineAdded.p90)} / ${medianRange(engineAdded.p99)} | | |`,
       `| the features from the rows, measured minutes apart, p90 / p99 (ms) | ${f2(miss.fixed.p90 - bareRow.fixed.p90)} / ${f2(miss.fixed.p99 - bareRow.fixed.p99)} | | |`,
       `| for reference, latency a native proxy (nginx) adds over the direct call at 500/s (vegeta), p90 / p99 (ms) | ${f2(nginxRow.fixed.p90 - directHttp.fixed.p90)} / ${f2(nginxRow.fixed.p99 - directHttp.fixed.p99)} | | |`,
+      `| the engine's real request (45 features): latency the sidecar adds over the direct call at 500/s, rows measured minutes apart, p90 / p99 (ms): REST service; KServe V1 | ${f2(rest45.fixed.p90 - direct45.fixed.p90)} / ${f2(rest45.fixed.p99 - direct45.fixed.p99)}; ${f2(kserve45.fixed.p90 - directKserve45.fixed.p90)} / ${f2(kserve45.fixed.p99 - directKserve45.fixed.p99)} | | |`,
       `| sidecar miss throughput / echo throughput (gRPC, connect-node echo) | ${f2(throughput)} | ≥ ${TARGET.throughput} | ${verdict(throughput, (x) => x >= TARGET.throughput)} |`,
       `| sidecar miss throughput / echo throughput (gRPC, unary-path echo) | ${f2(ratio(miss.maxRps, echoU.maxRps))} | | |`,
       `| vCPU per 1000 calls/s (miss, gRPC, at 1000 calls/s) | ${f2(miss.cpuAt1000)} | ≤ ${TARGET.cpuMsPerCall} (Dapr), on the way to 0.20 | ${verdict(miss.cpuAt1000 ?? Number.NaN, (x) => x <= TARGET.cpuMsPerCall)} |`,
       `| the same for the bare Node proxy (no features) | ${f2(bareRow.cpuAt1000)} | | |`,
       `| the same for nginx (one proxy hop, no translation) | ${f2(nginxRow.cpuAt1000)} | | |`,
+      `| the same for the engine's real request (45 features): REST service; KServe V1 | ${f2(rest45.cpuAt1000)}; ${f2(kserve45.cpuAt1000)} | | |`,
       `| hit p50 / echo p50 (gRPC, one at a time, connect-node echo) | ${f2(hitOverEcho)} | ≤ ${TARGET.hitOverEcho} | ${verdict(hitOverEcho, (x) => x <= TARGET.hitOverEcho)} |`,
       `| hit p50 / echo p50 (gRPC, one at a time, unary-path echo) | ${f2(ratio(hit.single.p50, echoU.single.p50))} | | |`,
       `| sidecar peak RSS with the cache full (10 000 entries), MB | ${rssFull.toFixed(0)} | | |`,

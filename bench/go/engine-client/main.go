@@ -12,7 +12,16 @@
 //	-mode sidecar -target 127.0.0.1:PORT         the engine's client package
 //	              (clients/go/mlclient), gRPC over HTTP/2 cleartext, each call
 //	              naming a workload of its own so that every call misses the
-//	              sidecar's cache.
+//	              sidecar's cache;
+//	-mode kserve  -target http://127.0.0.1:PORT  net/http POSTing KServe V1's
+//	              {"instances": [row]} to the anomaly-detector model, as the
+//	              engine would call the model the platform deploys (needs
+//	              -features: the row is the vector in the model's order).
+//
+// Each call carries one metric, cpu_usage; with -features FILE (a JSON list
+// of names, e.g. test/fixtures/anomaly_feature_names_45.json) it carries
+// those instead, the engine's real request, the first value new on every
+// call.
 package main
 
 import (
@@ -29,6 +38,7 @@ import (
 	"time"
 
 	"github.com/aiops-ml-sidecar/sidecar/bench/go/internal/adr009"
+	"github.com/aiops-ml-sidecar/sidecar/bench/go/internal/kservev1"
 	"github.com/aiops-ml-sidecar/sidecar/clients/go/mlclient"
 )
 
@@ -41,15 +51,42 @@ func main() {
 	tag := flag.String("tag", "0", "makes this run's workload names its own")
 	deadline := flag.Duration("deadline", 10*time.Second, "each call's deadline; a call past it is an error")
 	callsOut := flag.String("calls", "", "also write each measured call as \"start_ns latency_ns\" (wall clock) to this file")
+	featuresFile := flag.String("features", "", "a JSON list of feature names: each call carries these, not cpu_usage alone")
 	flag.Parse()
+
+	names := []string{"cpu_usage"}
+	if *featuresFile != "" {
+		raw, err := os.ReadFile(*featuresFile)
+		if err == nil {
+			err = json.Unmarshal(raw, &names)
+		}
+		if err != nil || len(names) == 0 {
+			fmt.Fprintln(os.Stderr, "-features:", err, len(names))
+			os.Exit(2)
+		}
+	}
+	// The vector of call i: the first value i, so that every call is new; the rest fixed.
+	values := func(i int) []float64 {
+		v := make([]float64, len(names))
+		for k := range v {
+			v[k] = 0.1 + float64(k%9)/10
+		}
+		v[0] = float64(i)
+		return v
+	}
 
 	var call func(ctx context.Context, i int) error
 	switch *mode {
 	case "direct":
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 10, IdleConnTimeout: 90 * time.Second}}
 		call = func(ctx context.Context, i int) error {
+			v := values(i)
+			metrics := make([]adr009.Metric, len(names))
+			for k, name := range names {
+				metrics[k] = adr009.Metric{Name: name, Value: v[k]}
+			}
 			a, err := adr009.Detect(ctx, hc, *target, &adr009.AnomalyRequest{
-				Metrics: []adr009.Metric{{Name: "cpu_usage", Value: float64(i)}},
+				Metrics: metrics,
 				Context: adr009.Workload{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
 			})
 			if err != nil {
@@ -63,8 +100,13 @@ func main() {
 	case "sidecar":
 		ml := mlclient.NewMLServiceClient(*target)
 		call = func(ctx context.Context, i int) error {
+			v := values(i)
+			metrics := make([]mlclient.Metric, len(names))
+			for k, name := range names {
+				metrics[k] = mlclient.Metric{Name: name, Value: v[k]}
+			}
 			a, err := ml.DetectAnomaly(ctx, &mlclient.AnomalyRequest{
-				Metrics: []mlclient.Metric{{Name: "cpu_usage", Value: float64(i)}},
+				Metrics: metrics,
 				Context: mlclient.RequestContext{Namespace: "shop", Resource: fmt.Sprintf("api-%s-%d", *tag, i)},
 			})
 			if err != nil {
@@ -75,8 +117,24 @@ func main() {
 			}
 			return nil
 		}
+	case "kserve":
+		if *featuresFile == "" {
+			fmt.Fprintln(os.Stderr, "-mode kserve needs -features: the model's input row")
+			os.Exit(2)
+		}
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 10, IdleConnTimeout: 90 * time.Second}}
+		call = func(ctx context.Context, i int) error {
+			label, err := kservev1.Predict(ctx, hc, *target, "anomaly-detector", values(i))
+			if err != nil {
+				return err
+			}
+			if label != -1 && label != 1 {
+				return fmt.Errorf("unexpected prediction %v", label)
+			}
+			return nil
+		}
 	default:
-		fmt.Fprintln(os.Stderr, "-mode must be direct or sidecar")
+		fmt.Fprintln(os.Stderr, "-mode must be direct, sidecar or kserve")
 		os.Exit(2)
 	}
 

@@ -3,12 +3,10 @@
 package adr009
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
+
+	"github.com/aiops-ml-sidecar/sidecar/bench/go/internal/jsonhttp"
 )
 
 // DetectPath is where the ML service answers anomaly calls.
@@ -43,29 +41,8 @@ type AnomalyAnswer struct {
 // Detect POSTs req to the service at baseURL and decodes its answer; any
 // status but 200 is an error.
 func Detect(ctx context.Context, hc *http.Client, baseURL string, req *AnomalyRequest) (*AnomalyAnswer, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+DetectPath, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	r.Header.Set("content-type", "application/json")
-	res, err := hc.Do(r)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("backend: HTTP %d: %s", res.StatusCode, raw)
-	}
 	var a AnomalyAnswer
-	if err := json.Unmarshal(raw, &a); err != nil {
+	if err := jsonhttp.Post(ctx, hc, baseURL+DetectPath, req, &a); err != nil {
 		return nil, err
 	}
 	return &a, nil
