@@ -13,7 +13,6 @@ import {
   type Enrichment,
   EnrichmentMode,
   type Feature,
-  FeatureSchema,
   FeatureSet,
   GetFeaturesResponseSchema,
   IssueContextSchema,
@@ -25,7 +24,7 @@ import {
   type WorkloadContext,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import type { Config } from "../config/schema.js";
-import { assertReachable, enrich, needsFetch, vectorFeatures } from "../enrichment/enrich-request.js";
+import { assertReachable, enrich, feature, needsFetch, vectorFeatures } from "../enrichment/enrich-request.js";
 import type { FeatureBuilder } from "../enrichment/feature-builder.js";
 import { invalidArgument } from "../errors/error-table.js";
 import { toRpcError } from "../errors/to-rpc-error.js";
@@ -91,7 +90,7 @@ interface Sent {
 const givenAsSent = (metrics: readonly Metric[]): Sent => ({ metrics, used: givenOnly(metrics) });
 
 const givenOnly = (metrics: readonly Metric[]): Used => ({
-  features: metrics.map((m) => create(FeatureSchema, { name: m.name, value: m.value, provenance: Provenance.GIVEN })),
+  features: metrics.map((m) => feature(m.name, m.value, Provenance.GIVEN)),
   warnings: [],
   imputed: 0,
 });

@@ -44,16 +44,25 @@ class Violations {
   }
 }
 
-function checkName(v: Violations, field: string, name: string): void {
-  if (name.trim() === "") v.add(field, "must not be empty");
-  else if (name.length > MAX_NAME_LENGTH) v.add(field, `must be at most ${MAX_NAME_LENGTH} characters`);
+/** What is wrong with a name, if anything. */
+function nameProblem(name: string): string | undefined {
+  if (name.trim() === "") return "must not be empty";
+  if (name.length > MAX_NAME_LENGTH) return `must be at most ${MAX_NAME_LENGTH} characters`;
+  return undefined;
 }
 
+/**
+ * Each metric's name and value. A field's path is built only for a
+ * violation: a valid request of 45 features builds none (bench/FINDINGS.md,
+ * change 23).
+ */
 function checkMetrics(v: Violations, path: string, metrics: readonly Metric[]): void {
-  metrics.forEach((m, i) => {
-    checkName(v, `${path}[${i}].name`, m.name);
+  for (let i = 0; i < metrics.length; i++) {
+    const m = metrics[i] as Metric;
+    const problem = nameProblem(m.name);
+    if (problem !== undefined) v.add(`${path}[${i}].name`, problem);
     if (!Number.isFinite(m.value)) v.add(`${path}[${i}].value`, `must be a finite number, got ${m.value}`);
-  });
+  }
 }
 
 /** The workload's names; when enrichment will run, its namespace and resource are required. */
@@ -103,7 +112,8 @@ export function validatePredict(req: PredictRequest, rules: ValidationRules): Fi
     v.add("issue_context.current_state", `must be at most ${MAX_NAME_LENGTH} characters`);
   }
   (ic?.recentEvents ?? []).forEach((e, i) => {
-    checkName(v, `issue_context.recent_events[${i}]`, e);
+    const problem = nameProblem(e);
+    if (problem !== undefined) v.add(`issue_context.recent_events[${i}]`, problem);
   });
   checkContext(v, req.context, rules.enrichmentWillRun);
   if ((ic?.metrics.length ?? 0) === 0 && !rules.enrichmentWillRun) {
@@ -123,7 +133,8 @@ export function validateAnalyzePatterns(req: AnalyzePatternsRequest, rules: Vali
     if (ms === undefined || ms <= 0) v.add("historical_data.time_range", 'must be a positive Go duration such as "24h"');
     else if (ms > MAX_TIME_RANGE_MS) v.add("historical_data.time_range", "must be at most 90 days (2160h)");
     h.events.forEach((e, i) => {
-      checkName(v, `historical_data.events[${i}].type`, e.type);
+      const problem = nameProblem(e.type);
+      if (problem !== undefined) v.add(`historical_data.events[${i}].type`, problem);
       if (!Number.isFinite(e.value)) v.add(`historical_data.events[${i}].value`, `must be a finite number, got ${e.value}`);
     });
     checkMetrics(v, "historical_data.metrics", h.metrics);

@@ -16,21 +16,41 @@ import {
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 
+/** Each model's feature names by position, made once per list of names. */
+const positions = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+
+function positionsOf(names: readonly string[]): ReadonlyMap<string, number> {
+  let p = positions.get(names);
+  if (p === undefined) {
+    p = new Map(names.map((n, i) => [n, i]));
+    positions.set(names, p);
+  }
+  return p;
+}
+
 /**
  * The model's input row, in its training order, or a precondition failure
- * naming expected and actual (nothing is sent).
+ * naming expected and actual (nothing is sent). A name given twice takes
+ * its last value. The row is filled by position, with no lookup table of
+ * its own per call: the anomaly model's row has 45 values
+ * (bench/FINDINGS.md, change 23).
  */
 export function modelRow(model: string, names: readonly string[], metrics: readonly Metric[]): number[] {
-  const byName = new Map(metrics.map((m) => [m.name, m.value]));
-  const missing = names.filter((n) => !byName.has(n));
-  if (missing.length > 0) {
+  const at = positionsOf(names);
+  const row: (number | undefined)[] = new Array(names.length).fill(undefined);
+  for (const m of metrics) {
+    const i = at.get(m.name);
+    if (i !== undefined) row[i] = m.value;
+  }
+  if (row.includes(undefined)) {
+    const missing = names.filter((_, i) => row[i] === undefined);
     const have = names.length - missing.length;
     throw new UpstreamError(
       `${model} expects ${names.length} features (${names.slice(0, 3).join(", ")}, ...); the request has ${have} of them and ${metrics.length} metric(s) in all; missing: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? `, and ${missing.length - 5} more` : ""}. Name the workload in context (with PROMETHEUS_URL set) to have the sidecar build the vector.`,
       { kind: "precondition", upstream: "kserve", endpoint: model },
     );
   }
-  return names.map((n) => byName.get(n) as number);
+  return row as number[];
 }
 
 /** KServe's 500 "X has 3 features, but RobustScaler is expecting 45 features" is the caller's width, not a server fault. */
@@ -56,6 +76,11 @@ export const STD_FLOOR = 0.01;
 
 const BASES = ["node_cpu_utilization", "node_memory_utilization", "pod_cpu_usage", "pod_memory_usage", "container_restart_count"] as const;
 
+/** The features the rules read, each base metric's four in a row: value, mean_5m, std_5m, diff. */
+const RULE_INPUTS: ReadonlyMap<string, number> = new Map(
+  BASES.flatMap((b, i) => ["value", "mean_5m", "std_5m", "diff"].map((d, k): [string, number] => [`${b}_${d}`, 4 * i + k])),
+);
+
 const ADVICE: Record<(typeof BASES)[number], { level: number; text: string }> = {
   node_cpu_utilization: { level: 0.8, text: "Node CPU is saturated: spread or scale the workload" },
   node_memory_utilization: { level: 0.85, text: "Node memory pressure: check the node's other tenants" },
@@ -77,11 +102,19 @@ const ADVICE: Record<(typeof BASES)[number], { level: number; text: string }> = 
  *   advice, most unusual first.
  */
 export function anomalyVerdict(label: number, metrics: readonly Metric[]): DetectAnomalyResponse {
-  const v = new Map(metrics.map((m) => [m.name, m.value]));
-  const get = (n: string) => v.get(n) ?? 0;
-  const scored = BASES.map((b) => {
-    const z = Math.abs(get(`${b}_value`) - get(`${b}_mean_5m`)) / Math.max(get(`${b}_std_5m`), STD_FLOOR);
-    const flagged = z >= 2 || get(`${b}_value`) >= ADVICE[b].level || (b === "container_restart_count" && get(`${b}_diff`) > 0);
+  // The rules read four features of each base metric; a name given twice takes its last value, one not given is 0.
+  const v = new Array<number>(RULE_INPUTS.size).fill(0);
+  for (const m of metrics) {
+    const slot = RULE_INPUTS.get(m.name);
+    if (slot !== undefined) v[slot] = m.value;
+  }
+  const scored = BASES.map((b, i) => {
+    const value = v[4 * i] ?? 0;
+    const mean = v[4 * i + 1] ?? 0;
+    const std = v[4 * i + 2] ?? 0;
+    const diff = v[4 * i + 3] ?? 0;
+    const z = Math.abs(value - mean) / Math.max(std, STD_FLOOR);
+    const flagged = z >= 2 || value >= ADVICE[b].level || (b === "container_restart_count" && diff > 0);
     return { b, z, flagged };
   }).sort((x, y) => y.z - x.z);
   const score = Math.min(10, scored[0]?.z ?? 0);

@@ -24,10 +24,23 @@ export function quantize(value: number, quantum: number): number {
   return quantum > 0 ? Math.round(value / quantum) : value;
 }
 
-function metrics(ms: readonly Metric[], quantum: number): [string, number][] {
-  return ms
-    .map((m): [string, number] => [m.name, quantize(m.value, quantum)])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+/**
+ * The metrics sorted by name (then by quantized value), as one flat list
+ * [name, value, name, value, ...]: one array however many metrics a request
+ * carries (45 for the anomaly model), not a pair per metric
+ * (bench/FINDINGS.md, change 23).
+ */
+function metrics(ms: readonly Metric[], quantum: number): (string | number)[] {
+  const sorted = ms
+    .slice()
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : quantize(a.value, quantum) - quantize(b.value, quantum)));
+  const flat: (string | number)[] = new Array(2 * sorted.length);
+  for (let i = 0; i < sorted.length; i++) {
+    const m = sorted[i] as Metric;
+    flat[2 * i] = m.name;
+    flat[2 * i + 1] = quantize(m.value, quantum);
+  }
+  return flat;
 }
 
 const ctx = (c: WorkloadContext | undefined) => [c?.namespace ?? "", c?.resource ?? "", c?.pod ?? ""];

@@ -35,6 +35,25 @@ describe("KServe V1 bodies (fixtures from replicas of the deployed models)", () 
     expect(KSERVE_V1.encode([GO_DEFAULT])).toEqual(fixture("kserve-v1/anomaly_request_go_default.json"));
   });
 
+  test("a name given twice takes its last value; metrics the model does not take are left out", () => {
+    const metrics = [
+      ...metricsOf(GO_DEFAULT),
+      create(MetricSchema, { name: NAMES[3] as string, value: 42 }),
+      create(MetricSchema, { name: "cpu_usage", value: 7 }),
+    ];
+    const row = modelRow("anomaly-detector", NAMES, metrics);
+    expect(row).toHaveLength(45);
+    expect(row[3]).toBe(42);
+    expect(row.filter((_, i) => i !== 3)).toEqual(GO_DEFAULT.filter((_, i) => i !== 3));
+  });
+
+  test("the missing features are named in the model's order", () => {
+    const most = metricsOf(GO_DEFAULT).filter((m) => m.name !== NAMES[7] && m.name !== NAMES[2]);
+    expect(() => modelRow("anomaly-detector", NAMES, most)).toThrow(
+      `the request has 43 of them and 43 metric(s) in all; missing: ${NAMES[2]}, ${NAMES[7]}.`,
+    );
+  });
+
   test("a wrong width is a precondition failure naming expected and actual", () => {
     const three = metricsOf([0.1, 0.2, 0.3]);
     try {
@@ -107,6 +126,19 @@ describe("derived answers (documented rules, from the features)", () => {
     expect(calm.anomalyDetected).toBe(false);
     expect(calm.confidence).toBe(0.6); // the evidence disagrees with "normal"
     expect(calm.recommendations).toEqual([]);
+  });
+
+  test("new restarts are advice; a feature given twice counts by its last value; one not given counts as 0", () => {
+    const values = [...GO_DEFAULT];
+    values[NAMES.indexOf("container_restart_count_diff")] = 2;
+    const restarts = anomalyVerdict(-1, metricsOf(values));
+    expect(restarts.recommendations).toEqual(["Inspect logs of restarting containers"]);
+    const undone = anomalyVerdict(-1, [...metricsOf(values), create(MetricSchema, { name: "container_restart_count_diff", value: 0 })]);
+    expect(undone.recommendations).toEqual(["Investigate: the model flags the vector as a whole; no single metric stands out"]);
+    // Only node CPU given: 0.9 against a mean and std of 0 is (0.9 - 0) / 0.01 = 90 deviations, capped at 10.
+    const alone = anomalyVerdict(-1, [create(MetricSchema, { name: "node_cpu_utilization_value", value: 0.9 })]);
+    expect(alone.anomalyScore).toBe(10);
+    expect(alone.recommendations).toEqual(["Node CPU is saturated: spread or scale the workload"]);
   });
 
   test("forecast thresholds become issues within the horizon", () => {

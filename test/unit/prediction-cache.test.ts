@@ -108,6 +108,26 @@ describe("cache keys", () => {
     );
   });
 
+  test("each value stays with its name, and repeated names sort by value", () => {
+    const ab = (a: number, b: number) =>
+      key(
+        req([
+          { name: "b", value: b },
+          { name: "a", value: a },
+        ]),
+      );
+    expect(ab(1, 2)).not.toBe(ab(2, 1));
+    const twice = (first: number, second: number) =>
+      key(
+        req([
+          { name: "a", value: first },
+          { name: "a", value: second },
+        ]),
+      );
+    expect(twice(1, 2)).toBe(twice(2, 1));
+    expect(twice(1, 2)).not.toBe(twice(1, 3));
+  });
+
   test("values within a quantum share a key; values a quantum apart do not", () => {
     expect(key(req([{ name: "cpu", value: 0.8551 }]))).toBe(key(req([{ name: "cpu", value: 0.8549 }])));
     expect(key(req([{ name: "cpu", value: 0.855 }]))).not.toBe(key(req([{ name: "cpu", value: 0.857 }])));
