@@ -16,17 +16,25 @@ import {
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 
-/** Each model's feature names by position, made once per list of names. */
-const positions = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+/** Each model's positions of each feature name (a name listed twice has two), made once per list of names. */
+const positions = new WeakMap<readonly string[], ReadonlyMap<string, readonly number[]>>();
 
-function positionsOf(names: readonly string[]): ReadonlyMap<string, number> {
+function positionsOf(names: readonly string[]): ReadonlyMap<string, readonly number[]> {
   let p = positions.get(names);
   if (p === undefined) {
-    p = new Map(names.map((n, i) => [n, i]));
+    const at = new Map<string, number[]>();
+    names.forEach((n, i) => {
+      const list = at.get(n);
+      if (list === undefined) at.set(n, [i]);
+      else list.push(i);
+    });
+    p = at;
     positions.set(names, p);
   }
   return p;
 }
+
+const NOWHERE: readonly number[] = [];
 
 /**
  * The model's input row, in its training order, or a precondition failure
@@ -38,10 +46,7 @@ function positionsOf(names: readonly string[]): ReadonlyMap<string, number> {
 export function modelRow(model: string, names: readonly string[], metrics: readonly Metric[]): number[] {
   const at = positionsOf(names);
   const row: (number | undefined)[] = new Array(names.length).fill(undefined);
-  for (const m of metrics) {
-    const i = at.get(m.name);
-    if (i !== undefined) row[i] = m.value;
-  }
+  for (const m of metrics) for (const i of at.get(m.name) ?? NOWHERE) row[i] = m.value;
   if (row.includes(undefined)) {
     const missing = names.filter((_, i) => row[i] === undefined);
     const have = names.length - missing.length;

@@ -47,6 +47,11 @@ describe("KServe V1 bodies (fixtures from replicas of the deployed models)", () 
     expect(row.filter((_, i) => i !== 3)).toEqual(GO_DEFAULT.filter((_, i) => i !== 3));
   });
 
+  test("a feature the model lists twice takes the one value at both places", () => {
+    const names = ["a", "b", "a"];
+    expect(modelRow("m", names, metricsOf([1, 2], ["a", "b"]))).toEqual([1, 2, 1]);
+  });
+
   test("the missing features are named in the model's order", () => {
     const most = metricsOf(GO_DEFAULT).filter((m) => m.name !== NAMES[7] && m.name !== NAMES[2]);
     expect(() => modelRow("anomaly-detector", NAMES, most)).toThrow(
