@@ -1,7 +1,7 @@
 import * as v8 from "node:v8";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, test } from "vitest";
-import { DetectAnomalyRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { DetectAnomalyRequestSchema, PredictRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { cacheKey, canonicalRequest } from "../../src/resilience/cache-key.js";
 import { PredictionCache } from "../../src/resilience/prediction-cache.js";
 
@@ -126,6 +126,67 @@ describe("cache keys", () => {
       );
     expect(twice(1, 2)).toBe(twice(2, 1));
     expect(twice(1, 2)).not.toBe(twice(1, 3));
+  });
+
+  test("an order seen before is reused only for the same names, and carries each call's own values", () => {
+    const cab = (c: number, a: number, b: number) =>
+      req([
+        { name: "c", value: c },
+        { name: "a", value: a },
+        { name: "b", value: b },
+      ]);
+    const abc = (a: number, b: number, c: number) =>
+      req([
+        { name: "a", value: a },
+        { name: "b", value: b },
+        { name: "c", value: c },
+      ]);
+    const first = key(cab(3, 1, 2));
+    // The same order again, with other values: the remembered order, this call's values.
+    const second = key(cab(6, 4, 5));
+    expect(second).not.toBe(first);
+    expect(second).toBe(key(abc(4, 5, 6)));
+    expect(key(cab(3, 1, 2))).toBe(first);
+    // As many names, not the same ones: sorted afresh.
+    const xyz = key(
+      req([
+        { name: "z", value: 1 },
+        { name: "y", value: 2 },
+        { name: "x", value: 3 },
+      ]),
+    );
+    expect(xyz).toBe(
+      key(
+        req([
+          { name: "x", value: 3 },
+          { name: "y", value: 2 },
+          { name: "z", value: 1 },
+        ]),
+      ),
+    );
+    expect(xyz).not.toBe(key(cab(1, 3, 2)));
+  });
+
+  test("no name can be read as another name and value", () => {
+    // Joined without lengths, both would read "a=1000;b=2000;".
+    expect(
+      key(
+        req([
+          { name: "a", value: 1 },
+          { name: "b", value: 2 },
+        ]),
+      ),
+    ).not.toBe(key(req([{ name: "a=1000;b", value: 2 }])));
+    const predict = (events: string[]) =>
+      cacheKey({
+        backend: "rest",
+        model: "",
+        rpc: "Predict",
+        timeBucket: 0,
+        canonical: canonicalRequest("Predict", create(PredictRequestSchema, { issueContext: { recentEvents: events } }), 0.001),
+      });
+    expect(predict(["a,b"])).not.toBe(predict(["a", "b"]));
+    expect(predict(["b", "a"])).toBe(predict(["a", "b"]));
   });
 
   test("values within a quantum share a key; values a quantum apart do not", () => {
