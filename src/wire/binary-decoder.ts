@@ -5,9 +5,10 @@
  * `fromBinary` wraps every message it builds in a reflection object (two
  * Maps), creates each zero message by walking the descriptor, and looks each
  * field up through the wrapper; on the miss path that was about 3 % of the
- * sidecar's CPU. This decoder walks a plan compiled once per message type:
- * fields by number, the wire type each expects, and a zero message copied
- * from the one protobuf-es makes, so that the zero state is protobuf-es's own.
+ * sidecar's CPU. This decoder plans each message type once (fields by
+ * number, the wire type each expects, and a zero message copied from the one
+ * protobuf-es makes, so that the zero state is protobuf-es's own) and
+ * compiles the plan into a function of its own (`decoderFor`).
  *
  * Scope, decided once per type: proto3 messages (no field presence on the
  * prototype) with scalar, enum, message and repeated fields and oneofs. A
@@ -24,7 +25,7 @@
 import { isUtf8 } from "node:buffer";
 import { create, type DescField, type DescMessage, fromBinary, type Message, ScalarType } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { LENGTH_DELIMITED, VARINT, wireTypeOf } from "./wire-types.js";
+import { compileGenerated, LENGTH_DELIMITED, VARINT, wireTypeOf } from "./wire-types.js";
 
 const IMPLICIT = 2;
 const EDITION_PROTO3 = 999;
@@ -78,6 +79,9 @@ function planFor(desc: DescMessage): MessagePlan {
     else if (member.fieldKind === "list") fresh.set(member.localName, "list");
   }
   for (const [name, value] of Object.entries(create(desc))) {
+    // In an object literal this key would set the prototype, not a property
+    // (protobuf-es's names cannot be it today): left to fromBinary.
+    if (name === "__proto__") plan.ok = false;
     const kind = fresh.get(name);
     plan.zero.push(kind === undefined ? { name, kind: "value", value } : { name, kind });
   }
@@ -230,76 +234,80 @@ class Reader {
     return end;
   }
 
-  scalar(type: ScalarType, limit: number): unknown {
+  string(limit: number): string {
     const buf = this.buf;
-    switch (type) {
-      case ScalarType.STRING: {
-        const end = this.lengthEnd(limit);
-        const start = this.pos;
-        this.pos = end;
-        let ascii = true;
-        for (let i = start; i < end; i++) {
-          if ((buf[i] as number) >= 0x80) {
-            ascii = false;
-            break;
-          }
-        }
-        if (ascii) return buf.toString("latin1", start, end);
-        if (!isUtf8(buf.subarray(start, end))) throw BAIL;
-        // fromBinary's TextDecoder drops a leading byte order mark; Buffer keeps it.
-        if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) throw BAIL;
-        return buf.toString("utf8", start, end);
-      }
-      case ScalarType.BYTES: {
-        const end = this.lengthEnd(limit);
-        const start = this.pos;
-        this.pos = end;
-        return buf.subarray(start, end);
-      }
-      case ScalarType.DOUBLE:
-        return buf.readDoubleLE(this.fixed(8, limit));
-      case ScalarType.FLOAT:
-        return buf.readFloatLE(this.fixed(4, limit));
-      case ScalarType.FIXED32:
-        return buf.readUInt32LE(this.fixed(4, limit));
-      case ScalarType.SFIXED32:
-        return buf.readInt32LE(this.fixed(4, limit));
-      case ScalarType.FIXED64:
-        return buf.readBigUInt64LE(this.fixed(8, limit));
-      case ScalarType.SFIXED64:
-        return buf.readBigInt64LE(this.fixed(8, limit));
-      case ScalarType.BOOL: {
-        const [lo, hi] = this.varint64();
-        return lo !== 0 || hi !== 0;
-      }
-      case ScalarType.INT32:
-        return this.varint32() | 0;
-      case ScalarType.UINT32:
-        return this.varint32();
-      case ScalarType.SINT32: {
-        const z = this.varint32();
-        return (z >>> 1) ^ -(z & 1);
-      }
-      case ScalarType.INT64: {
-        const [lo, hi] = this.varint64();
-        // Most values (seconds since 1970, counts) fit in 32 bits: one BigInt, not four.
-        if (hi === 0) return BigInt(lo);
-        if (hi === 0xffffffff && lo >= 0x80000000) return BigInt(lo | 0);
-        return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
-      }
-      case ScalarType.UINT64: {
-        const [lo, hi] = this.varint64();
-        if (hi === 0) return BigInt(lo);
-        return (BigInt(hi) << 32n) | BigInt(lo);
-      }
-      case ScalarType.SINT64: {
-        const [lo, hi] = this.varint64();
-        const u = (BigInt(hi) << 32n) | BigInt(lo);
-        return (u >> 1n) ^ -(u & 1n);
-      }
-      default:
-        throw BAIL;
+    const end = this.lengthEnd(limit);
+    const start = this.pos;
+    this.pos = end;
+    for (let i = start; i < end; i++) {
+      if ((buf[i] as number) >= 0x80) return utf8(buf, start, end);
     }
+    return buf.toString("latin1", start, end);
+  }
+
+  bytes(limit: number): Buffer {
+    const end = this.lengthEnd(limit);
+    const start = this.pos;
+    this.pos = end;
+    return this.buf.subarray(start, end);
+  }
+
+  double(limit: number): number {
+    return this.buf.readDoubleLE(this.fixed(8, limit));
+  }
+
+  float(limit: number): number {
+    return this.buf.readFloatLE(this.fixed(4, limit));
+  }
+
+  fixed32(limit: number): number {
+    return this.buf.readUInt32LE(this.fixed(4, limit));
+  }
+
+  sfixed32(limit: number): number {
+    return this.buf.readInt32LE(this.fixed(4, limit));
+  }
+
+  fixed64(limit: number): bigint {
+    return this.buf.readBigUInt64LE(this.fixed(8, limit));
+  }
+
+  sfixed64(limit: number): bigint {
+    return this.buf.readBigInt64LE(this.fixed(8, limit));
+  }
+
+  bool(): boolean {
+    const [lo, hi] = this.varint64();
+    return lo !== 0 || hi !== 0;
+  }
+
+  int32(): number {
+    return this.varint32() | 0;
+  }
+
+  sint32(): number {
+    const z = this.varint32();
+    return (z >>> 1) ^ -(z & 1);
+  }
+
+  int64(): bigint {
+    const [lo, hi] = this.varint64();
+    // Most values (seconds since 1970, counts) fit in 32 bits: one BigInt, not four.
+    if (hi === 0) return BigInt(lo);
+    if (hi === 0xffffffff && lo >= 0x80000000) return BigInt(lo | 0);
+    return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+  }
+
+  uint64(): bigint {
+    const [lo, hi] = this.varint64();
+    if (hi === 0) return BigInt(lo);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  sint64(): bigint {
+    const [lo, hi] = this.varint64();
+    const u = (BigInt(hi) << 32n) | BigInt(lo);
+    return (u >> 1n) ^ -(u & 1n);
   }
 
   /** Advances past `n` fixed bytes and returns where they start, or bails when they are not there. */
@@ -311,66 +319,126 @@ class Reader {
   }
 }
 
-/**
- * A new zero message, property by property. Not `{ ...zero }`: once
- * optimized, V8 (11.3, Node 20) gives an object made by a spread a hidden
- * class that takes no transitions, so each message field set on it later
- * made a map and a descriptor array of their own, in old space, for every
- * call (`--log-maps`); built up from `{}`, every message of a type shares
- * its maps.
- */
-function zeroOf(plan: MessagePlan): Record<string, unknown> {
-  const m: Record<string, unknown> = {};
-  for (const p of plan.zero) m[p.name] = p.kind === "value" ? p.value : p.kind === "list" ? [] : { case: undefined };
-  return m;
+/** A string that is not ASCII: valid UTF-8 is read here; anything else is fromBinary's to judge. */
+function utf8(buf: Buffer, start: number, end: number): string {
+  if (!isUtf8(buf.subarray(start, end))) throw BAIL;
+  // fromBinary's TextDecoder drops a leading byte order mark; Buffer keeps it.
+  if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) throw BAIL;
+  return buf.toString("utf8", start, end);
 }
 
-function decodeInto(plan: MessagePlan, m: Record<string, unknown>, r: Reader, end: number, depth: number): void {
-  if (depth > MAX_DEPTH) throw BAIL;
-  while (r.pos < end) {
-    const tag = r.varint32();
-    const f = plan.byNumber[tag >>> 3];
-    if (f === undefined) throw BAIL;
-    const wireType = tag & 7;
+/** Decodes one message from `r` up to `end` into `m`, or into a new zero message when `m` is undefined. */
+type Decode = (r: Reader, end: number, depth: number, m: Record<string, unknown> | undefined) => Record<string, unknown>;
+
+/** The Reader call that reads one value of a scalar type, `LIMIT` standing for the bound it is read within. */
+const READ: Record<ScalarType, string> = {
+  [ScalarType.STRING]: "r.string(LIMIT)",
+  [ScalarType.BYTES]: "r.bytes(LIMIT)",
+  [ScalarType.DOUBLE]: "r.double(LIMIT)",
+  [ScalarType.FLOAT]: "r.float(LIMIT)",
+  [ScalarType.FIXED32]: "r.fixed32(LIMIT)",
+  [ScalarType.SFIXED32]: "r.sfixed32(LIMIT)",
+  [ScalarType.FIXED64]: "r.fixed64(LIMIT)",
+  [ScalarType.SFIXED64]: "r.sfixed64(LIMIT)",
+  [ScalarType.BOOL]: "r.bool()",
+  [ScalarType.INT32]: "r.int32()",
+  [ScalarType.UINT32]: "r.varint32()",
+  [ScalarType.SINT32]: "r.sint32()",
+  [ScalarType.INT64]: "r.int64()",
+  [ScalarType.UINT64]: "r.uint64()",
+  [ScalarType.SINT64]: "r.sint64()",
+};
+
+const decoders = new WeakMap<MessagePlan, Decode>();
+
+const bail = (): never => {
+  throw BAIL;
+};
+
+/**
+ * The decoder of one message type, compiled once from its plan into a
+ * function of its own: a `switch` on the tag, with each field read and
+ * stored under its name, and the zero message written as one object
+ * literal. Walking the plan instead read and wrote every field by a name
+ * held in a variable, which V8 looks up in a dictionary each time (a
+ * megamorphic keyed access); written out, each access is a named one that
+ * V8 caches, and every message of a type is made from one literal with one
+ * hidden class — half the time for the 45-feature request
+ * (bench/FINDINGS.md, change 24). The source is made from the descriptor
+ * alone: field numbers, property names as JSON strings, and indexes into
+ * the arrays passed in; nothing of the input is in it.
+ */
+function decoderFor(plan: MessagePlan): Decode {
+  const known = decoders.get(plan);
+  if (known !== undefined) return known;
+  const zeros: unknown[] = [];
+  const subPlans: MessagePlan[] = [];
+  const subOf = (p: MessagePlan) => {
+    const i = subPlans.indexOf(p);
+    return i >= 0 ? i : subPlans.push(p) - 1;
+  };
+  const q = (name: string) => JSON.stringify(name);
+  const zero = plan.zero
+    .map((p) => {
+      if (p.kind !== "value") return p.kind === "list" ? `${q(p.name)}: []` : `${q(p.name)}: { case: undefined }`;
+      return `${q(p.name)}: z[${zeros.push(p.value) - 1}]`;
+    })
+    .join(", ");
+  const cases: string[] = [];
+  for (const [no, f] of plan.byNumber.entries()) {
+    if (f === undefined) continue;
+    const k = q(f.localName);
+    const read = (limit: string) => READ[f.scalar].replace("LIMIT", limit);
+    const tag = (wireType: number) => `case ${((no << 3) | wireType) >>> 0}:`;
     if (f.kind === "list") {
-      const list = m[f.localName] as unknown[];
       if (f.message !== undefined) {
-        if (wireType !== LENGTH_DELIMITED) throw BAIL;
-        const subEnd = r.lengthEnd(end);
-        const sub = zeroOf(f.message);
-        decodeInto(f.message, sub, r, subEnd, depth + 1);
-        if (r.pos !== subEnd) throw BAIL;
-        list.push(sub);
-      } else if (wireType === f.wireType) {
-        list.push(r.scalar(f.scalar, end));
-      } else if (f.packable && wireType === LENGTH_DELIMITED) {
-        const packedEnd = r.lengthEnd(end);
-        while (r.pos < packedEnd) list.push(r.scalar(f.scalar, packedEnd));
-        if (r.pos !== packedEnd) throw BAIL;
-      } else throw BAIL;
+        cases.push(
+          `${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); m[${k}].push(f[${subOf(f.message)}](r, e, depth + 1, undefined)); break; }`,
+        );
+        continue;
+      }
+      cases.push(`${tag(f.wireType)} m[${k}].push(${read("end")}); break;`);
+      if (f.packable) {
+        cases.push(
+          `${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); const l = m[${k}]; while (r.pos < e) l.push(${read("e")}); if (r.pos !== e) throw BAIL; break; }`,
+        );
+      }
       continue;
     }
-    if (wireType !== f.wireType) throw BAIL;
-    let value: unknown;
     if (f.kind === "message") {
-      const subPlan = f.message as MessagePlan;
-      const subEnd = r.lengthEnd(end);
       // A message field seen again is merged into the first, as fromBinary does.
-      const current = f.oneof === undefined ? m[f.localName] : oneofValue(m[f.oneof], f.localName);
-      const sub = (current as Record<string, unknown> | undefined) ?? zeroOf(subPlan);
-      decodeInto(subPlan, sub, r, subEnd, depth + 1);
-      if (r.pos !== subEnd) throw BAIL;
-      value = sub;
-    } else value = r.scalar(f.scalar, end);
-    if (f.oneof === undefined) m[f.localName] = value;
-    else m[f.oneof] = { case: f.localName, value };
+      const sub = `f[${subOf(f.message as MessagePlan)}]`;
+      if (f.oneof === undefined) {
+        cases.push(`${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); m[${k}] = ${sub}(r, e, depth + 1, m[${k}]); break; }`);
+      } else {
+        const o = q(f.oneof);
+        cases.push(
+          `${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); const o = m[${o}]; m[${o}] = { case: ${k}, value: ${sub}(r, e, depth + 1, o.case === ${k} ? o.value : undefined) }; break; }`,
+        );
+      }
+      continue;
+    }
+    if (f.oneof === undefined) cases.push(`${tag(f.wireType)} m[${k}] = ${read("end")}; break;`);
+    else cases.push(`${tag(f.wireType)} m[${q(f.oneof)}] = { case: ${k}, value: ${read("end")} }; break;`);
+  }
+  const source = `return function decode(r, end, depth, m) {
+  if (depth > ${MAX_DEPTH}) throw BAIL;
+  if (m === undefined) m = { ${zero} };
+  while (r.pos < end) {
+    switch (r.varint32()) {
+      ${cases.join("\n      ")}
+      default: throw BAIL;
+    }
   }
   if (r.pos !== end) throw BAIL;
-}
-
-function oneofValue(o: unknown, name: string): unknown {
-  const oneof = o as { case: string | undefined; value?: unknown };
-  return oneof.case === name ? oneof.value : undefined;
+  return m;
+};`;
+  const subs: Decode[] = [];
+  const decode = (compileGenerated(["BAIL", "z", "f"], source, [BAIL, zeros, subs]) as Decode | undefined) ?? bail;
+  // Registered before the nested types are compiled, so recursive types terminate.
+  decoders.set(plan, decode);
+  for (const p of subPlans) subs.push(decoderFor(p));
+  return decode;
 }
 
 /** fromBinary(desc, bytes), planned where the type allows it. */
@@ -378,9 +446,7 @@ export function decodeBinary<T extends Message>(desc: DescMessage, bytes: Buffer
   const plan = planFor(desc);
   if (inScope(plan)) {
     try {
-      const m = zeroOf(plan);
-      decodeInto(plan, m, new Reader(bytes, 0), bytes.length, 1);
-      return m as unknown as T;
+      return decoderFor(plan)(new Reader(bytes, 0), bytes.length, 1, undefined) as unknown as T;
     } catch (e) {
       if (e !== BAIL) throw e;
     }

@@ -71,6 +71,35 @@ describe("grpcurl against a running sidecar (builtin backend)", () => {
     expect(res.metadata.features).toHaveLength(1);
   });
 
+  test("with code generation from strings disallowed, calls are answered as before", async () => {
+    // The planned encoder and decoder compile a function per message type;
+    // under this hardening flag they leave every message to protobuf-es.
+    const hardened = await spawnSidecar({ NODE_OPTIONS: "--disallow-code-generation-from-strings" });
+    try {
+      const body = JSON.stringify({
+        metrics: [
+          { name: "cpu_usage", value: 0.855 },
+          { name: "mémoire_utilisée", value: 0.5 },
+        ],
+        context: { namespace: "production", resource: "payment-service" },
+      });
+      const answers = await Promise.all(
+        [sc, hardened].map(async (s) => {
+          const r = await grpcurl(s.address, "-d", body, "aiops.ml.v1.MLService/DetectAnomaly");
+          expect(r.code, r.stderr).toBe(0);
+          const res = JSON.parse(r.stdout) as { metadata: { requestId?: string; features: { name: string }[] } };
+          delete res.metadata.requestId;
+          return res;
+        }),
+      );
+      expect(answers[0]?.metadata.features.map((f) => f.name)).toEqual(["cpu_usage", "mémoire_utilisée"]);
+      expect(answers[1]).toEqual(answers[0]);
+    } finally {
+      hardened.child.kill("SIGTERM");
+      await hardened.exited;
+    }
+  });
+
   test("Predict and AnalyzePatterns by name", async () => {
     const p = await grpcurl(
       sc.address,
