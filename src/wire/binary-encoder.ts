@@ -20,9 +20,9 @@
  * `toBinary` is tested over every message type the sidecar serves
  * (test/unit/binary-encoder.test.ts).
  */
-import { type DescField, type DescMessage, type Message, ScalarType, toBinary, type UnknownField } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type Message, ScalarType, toBinary } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { LENGTH_DELIMITED, wireTypeOf } from "./wire-types.js";
+import { compileGenerated, LENGTH_DELIMITED, wireTypeOf } from "./wire-types.js";
 
 // google.protobuf.FeatureSet values protobuf-es exposes on DescField.presence.
 const IMPLICIT = 2;
@@ -139,10 +139,11 @@ export function encodeBinary(schema: DescMessage, message: Message, options: Enc
   if (plan.ok) {
     try {
       const lengths: number[] = [];
-      const size = sizeOfMessage(plan, message, lengths);
+      const { size: sizeOf, write } = compile(plan);
+      const size = sizeOf(message, lengths);
       const buf = allocate(reserve + size, options.pooled === true);
       const cursor = { at: reserve, next: 0 };
-      writeMessage(plan, message, buf, cursor, lengths);
+      write(message, buf, cursor, lengths);
       if (cursor.at !== reserve + size) throw new Error(`binary encoder: wrote ${cursor.at - reserve} bytes of ${size}`);
       return buf;
     } catch (e) {
@@ -165,7 +166,7 @@ export function binarySize(schema: DescMessage, message: Message): number {
   const plan = planFor(schema);
   if (plan.ok) {
     try {
-      return sizeOfMessage(plan, message, []);
+      return compile(plan).size(message, []);
     } catch (e) {
       if (e !== BAIL) throw e;
     }
@@ -176,74 +177,148 @@ export function binarySize(schema: DescMessage, message: Message): number {
 // biome-ignore lint/suspicious/noExplicitAny: messages are read by field name, as protobuf-es's own reflection does.
 type Target = Record<string, any>;
 
-/** The value of a field that is set, or undefined; mirrors protobuf-es's unsafeIsSet/unsafeGet. */
-function valueIfSet(f: FieldPlan, m: Target): unknown {
-  if (f.oneof !== undefined) {
-    const o = m[f.oneof] as { case: string | undefined; value?: unknown } | undefined;
-    if (o === undefined) throw BAIL;
-    return o.case === f.localName ? o.value : undefined;
-  }
-  const v = m[f.localName];
-  // An empty list writes nothing, whatever the field's presence.
-  if (f.kind === "list") {
-    if (!Array.isArray(v)) throw BAIL;
-    return v.length > 0 ? v : undefined;
-  }
-  if (!f.implicit) return v !== undefined && Object.hasOwn(m, f.localName) ? v : undefined;
+/**
+ * The two passes of one message type, compiled once from its plan into
+ * functions of their own. Walking the plan instead read every field by a
+ * name held in a variable, which V8 looks up in a dictionary each time (a
+ * megamorphic keyed access); written out, each read is a named one that V8
+ * caches, and each field's presence test is the one its kind needs, not a
+ * switch over all kinds (bench/FINDINGS.md, change 24). The source is made
+ * from the descriptor alone: tags, property names as JSON strings and
+ * indexes into the arrays passed in; nothing of the message is in it.
+ */
+interface Compiled {
+  /** The message's size; string and nested-message lengths noted in `lengths`, in visit order. */
+  readonly size: (m: Target, lengths: number[]) => number;
+  /** Writes the message at `c.at`, using the lengths `size` noted. */
+  readonly write: (m: Target, buf: Buffer, c: Cursor, lengths: number[]) => void;
+}
+
+const compiled = new WeakMap<MessagePlan, Compiled>();
+
+const bail = (): never => {
+  throw BAIL;
+};
+/** A type this encoder does not write: toBinary does. */
+const BAILING: Compiled = { size: bail, write: bail };
+
+/**
+ * The test for "this field is set" that protobuf-es's unsafeIsSet makes, on
+ * `v`, the field's value: an empty list writes nothing, whatever the field's
+ * presence; implicit presence writes all but the zero value (-0 is not zero:
+ * proto3's own rule); explicit presence writes an own property that is not
+ * undefined.
+ */
+function isSet(f: FieldPlan, k: string): string {
+  if (f.kind === "list") return "v.length > 0";
+  if (!f.implicit) return `v !== undefined && hasOwn(m, ${k})`;
   switch (f.scalar) {
     case ScalarType.BOOL:
-      return v === false ? undefined : v;
+      return "v !== false";
     case ScalarType.STRING:
-      return v === "" ? undefined : v;
+      return 'v !== ""';
     case ScalarType.BYTES:
-      return v instanceof Uint8Array && v.byteLength === 0 ? undefined : v;
+      return "!(v instanceof Uint8Array && v.byteLength === 0)";
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT:
-      // -0 is not the zero value: it is written (proto3's own rule).
-      return Object.is(v, 0) ? undefined : v;
+      return "!Object.is(v, 0)";
     default:
-      // biome-ignore lint/suspicious/noDoubleEquals: protobuf-es's zero test, loose on purpose (0, 0n, "0").
-      return v == 0 ? undefined : v;
+      // protobuf-es's zero test, loose on purpose (0, 0n, "0").
+      return "v != 0";
   }
 }
 
-function sizeOfMessage(plan: MessagePlan, m: Target, lengths: number[]): number {
-  if (!plan.ok) throw BAIL;
-  let size = 0;
-  for (const f of plan.fields) {
-    const v = valueIfSet(f, m);
-    if (v === undefined) continue;
-    if (f.kind === "message") {
-      size += f.tagSize + sizeOfNested(f.message as MessagePlan, v as Target, lengths);
-    } else if (f.kind === "scalar") {
-      size += f.tagSize + sizeOfScalar(f.scalar, v, lengths);
-    } else {
-      const list = v as unknown[];
-      if (f.message !== undefined) {
-        for (const item of list) size += f.tagSize + sizeOfNested(f.message, item as Target, lengths);
-      } else if (f.packed) {
-        const slot = lengths.length;
-        lengths.push(0);
-        let n = 0;
-        for (const item of list) n += sizeOfScalar(f.scalar, item, lengths);
-        lengths[slot] = n;
-        size += f.tagSize + varint32Size(n) + n;
-      } else {
-        for (const item of list) size += f.tagSize + sizeOfScalar(f.scalar, item, lengths);
-      }
-    }
+function compile(plan: MessagePlan): Compiled {
+  const known = compiled.get(plan);
+  if (known !== undefined) return known;
+  if (!plan.ok) {
+    compiled.set(plan, BAILING);
+    return BAILING;
   }
-  const unknown = m.$unknown as UnknownField[] | undefined;
-  if (unknown !== undefined) for (const u of unknown) size += varint32Size(((u.no << 3) | u.wireType) >>> 0) + u.data.byteLength;
+  const subPlans: MessagePlan[] = [];
+  const subOf = (p: MessagePlan) => {
+    const i = subPlans.indexOf(p);
+    return i >= 0 ? i : subPlans.push(p) - 1;
+  };
+  const sizes: string[] = [];
+  const writes: string[] = [];
+  for (const f of plan.fields) {
+    const k = JSON.stringify(f.localName);
+    const read =
+      f.oneof === undefined
+        ? `v = m[${k}];${f.kind === "list" ? " if (!Array.isArray(v)) throw BAIL;" : ""}`
+        : `o = m[${JSON.stringify(f.oneof)}]; if (o === undefined) throw BAIL; v = o.case === ${k} ? o.value : undefined;`;
+    const set = f.oneof === undefined ? isSet(f, k) : "v !== undefined";
+    const t = f.tagSize;
+    let size: string;
+    let write: string;
+    if (f.kind === "message" || (f.kind === "list" && f.message !== undefined)) {
+      const i = subOf(f.message as MessagePlan);
+      const one = (x: string) => ({
+        size: `size += ${t} + nested(S[${i}], ${x}, L);`,
+        write: `c.at = writeVarint32(buf, c.at, ${f.tag}); c.at = writeVarint32(buf, c.at, L[c.next++]); W[${i}](${x}, buf, c, L);`,
+      });
+      const each = one(f.kind === "list" ? "x" : "v");
+      size = f.kind === "list" ? `for (const x of v) ${each.size}` : each.size;
+      write = f.kind === "list" ? `for (const x of v) { ${each.write} }` : each.write;
+    } else if (f.kind === "scalar") {
+      size = `size += ${t} + sizeOfScalar(${f.scalar}, v, L);`;
+      write = `c.at = writeVarint32(buf, c.at, ${f.tag}); writeScalar(${f.scalar}, v, buf, c, L);`;
+    } else if (f.packed) {
+      size = `{ const slot = L.length; L.push(0); let n = 0; for (const x of v) n += sizeOfScalar(${f.scalar}, x, L); L[slot] = n; size += ${t} + varint32Size(n) + n; }`;
+      write = `c.at = writeVarint32(buf, c.at, ${f.tag}); c.at = writeVarint32(buf, c.at, L[c.next++]); for (const x of v) writeScalar(${f.scalar}, x, buf, c, L);`;
+    } else {
+      size = `for (const x of v) size += ${t} + sizeOfScalar(${f.scalar}, x, L);`;
+      write = `for (const x of v) { c.at = writeVarint32(buf, c.at, ${f.tag}); writeScalar(${f.scalar}, x, buf, c, L); }`;
+    }
+    sizes.push(`${read} if (${set}) { ${size} }`);
+    writes.push(`${read} if (${set}) { ${write} }`);
+  }
+  const source = `
+const size = function size(m, L) {
+  let size = 0, v, o;
+  ${sizes.join("\n  ")}
+  const u = m.$unknown;
+  if (u !== undefined) for (const x of u) size += varint32Size(((x.no << 3) | x.wireType) >>> 0) + x.data.byteLength;
   return size;
+};
+const write = function write(m, buf, c, L) {
+  let v, o;
+  ${writes.join("\n  ")}
+  const u = m.$unknown;
+  if (u !== undefined) for (const x of u) { c.at = writeVarint32(buf, c.at, ((x.no << 3) | x.wireType) >>> 0); buf.set(x.data, c.at); c.at += x.data.byteLength; }
+};
+return { size, write };`;
+  const S: Compiled["size"][] = [];
+  const W: Compiled["write"][] = [];
+  const c =
+    (compileGenerated(["BAIL", "hasOwn", "nested", "sizeOfScalar", "writeScalar", "varint32Size", "writeVarint32", "S", "W"], source, [
+      BAIL,
+      Object.hasOwn,
+      sizeOfNested,
+      sizeOfScalar,
+      writeScalar,
+      varint32Size,
+      writeVarint32,
+      S,
+      W,
+    ]) as Compiled | undefined) ?? BAILING;
+  // Registered before the nested types are compiled, so recursive types terminate.
+  compiled.set(plan, c);
+  for (const p of subPlans) {
+    const sub = compile(p);
+    S.push(sub.size);
+    W.push(sub.write);
+  }
+  return c;
 }
 
 /** A nested message: its length prefix and its content; the length is noted for the write pass. */
-function sizeOfNested(plan: MessagePlan, m: Target, lengths: number[]): number {
+function sizeOfNested(size: Compiled["size"], m: Target, lengths: number[]): number {
   if (m === null || typeof m !== "object") throw BAIL;
   const slot = lengths.length;
   lengths.push(0);
-  const n = sizeOfMessage(plan, m, lengths);
+  const n = size(m, lengths);
   lengths[slot] = n;
   return varint32Size(n) + n;
 }
@@ -292,55 +367,11 @@ function sizeOfScalar(type: ScalarType, v: unknown, lengths: number[]): number {
   }
 }
 
-function writeMessage(plan: MessagePlan, m: Target, buf: Buffer, c: Cursor, lengths: number[]): void {
-  for (const f of plan.fields) {
-    const v = valueIfSet(f, m);
-    if (v === undefined) continue;
-    if (f.kind === "message") {
-      c.at = writeVarint32(buf, c.at, f.tag);
-      writeNested(f.message as MessagePlan, v as Target, buf, c, lengths);
-    } else if (f.kind === "scalar") {
-      c.at = writeVarint32(buf, c.at, f.tag);
-      writeScalar(f.scalar, v, buf, c, lengths);
-    } else {
-      const list = v as unknown[];
-      if (f.message !== undefined) {
-        for (const item of list) {
-          c.at = writeVarint32(buf, c.at, f.tag);
-          writeNested(f.message, item as Target, buf, c, lengths);
-        }
-      } else if (f.packed) {
-        c.at = writeVarint32(buf, c.at, f.tag);
-        c.at = writeVarint32(buf, c.at, lengths[c.next++] as number);
-        for (const item of list) writeScalar(f.scalar, item, buf, c, lengths);
-      } else {
-        for (const item of list) {
-          c.at = writeVarint32(buf, c.at, f.tag);
-          writeScalar(f.scalar, item, buf, c, lengths);
-        }
-      }
-    }
-  }
-  const unknown = m.$unknown as UnknownField[] | undefined;
-  if (unknown !== undefined) {
-    for (const u of unknown) {
-      c.at = writeVarint32(buf, c.at, ((u.no << 3) | u.wireType) >>> 0);
-      buf.set(u.data, c.at);
-      c.at += u.data.byteLength;
-    }
-  }
-}
-
 interface Cursor {
   /** The next byte to write. */
   at: number;
   /** The next noted length to use. */
   next: number;
-}
-
-function writeNested(plan: MessagePlan, m: Target, buf: Buffer, c: Cursor, lengths: number[]): void {
-  c.at = writeVarint32(buf, c.at, lengths[c.next++] as number);
-  writeMessage(plan, m, buf, c, lengths);
 }
 
 function writeScalar(type: ScalarType, v: unknown, buf: Buffer, c: Cursor, lengths: number[]): void {
