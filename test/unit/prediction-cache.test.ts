@@ -168,15 +168,22 @@ describe("cache keys", () => {
   });
 
   test("no name can be read as another name and value", () => {
-    // Joined without lengths, both would read "a=1000;b=2000;".
+    // Without the lengths, both would read "2:a:1000:b:2000:c:3000".
     expect(
       key(
         req([
-          { name: "a", value: 1 },
-          { name: "b", value: 2 },
+          { name: "a:1000:b", value: 2 },
+          { name: "c", value: 3 },
         ]),
       ),
-    ).not.toBe(key(req([{ name: "a=1000;b", value: 2 }])));
+    ).not.toBe(
+      key(
+        req([
+          { name: "a", value: 1 },
+          { name: "b:2000:c", value: 3 },
+        ]),
+      ),
+    );
     const predict = (events: string[]) =>
       cacheKey({
         backend: "rest",
@@ -185,7 +192,7 @@ describe("cache keys", () => {
         timeBucket: 0,
         canonical: canonicalRequest("Predict", create(PredictRequestSchema, { issueContext: { recentEvents: events } }), 0.001),
       });
-    expect(predict(["a,b"])).not.toBe(predict(["a", "b"]));
+    expect(predict(["a:1:b"])).not.toBe(predict(["a", "b"]));
     expect(predict(["b", "a"])).toBe(predict(["a", "b"]));
   });
 
