@@ -1,0 +1,190 @@
+/**
+ * What the sidecar's own per-call steps cost for the engine's two requests,
+ * one metric and the anomaly model's 45 features, in one process: decode the
+ * request, validate it, make its cache key, make the answer's metadata
+ * features, write the REST body, encode the answer. For each step, time per
+ * call (median of rounds) and bytes allocated per call; these steps are what
+ * grows with the number of features (bench/FINDINGS.md, change 24).
+ *
+ *   npx tsc -p tsconfig.bench.json && taskset -c 0 node dist/bench/stages.js [--baseline DIR]
+ *
+ * With --baseline, DIR is another checkout built with `npm run build` (for
+ * example `git worktree add /tmp/base REV`, its node_modules linked to
+ * these): its steps run in this process too, rounds alternating so that
+ * the machine's drift hits both alike, and the ratio this / baseline is
+ * printed per step.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { allocationWindow } from "./alloc-log.js";
+
+type Pb = typeof import("../gen/aiops/ml/v1/ml_service_pb.js");
+
+/** One build's modules, loaded from its dist/. */
+interface Build {
+  readonly name: string;
+  readonly pb: Pb;
+  readonly decoder: typeof import("../src/wire/binary-decoder.js");
+  readonly encoder: typeof import("../src/wire/binary-encoder.js");
+  readonly validate: typeof import("../src/api/validate.js");
+  readonly key: typeof import("../src/resilience/cache-key.js");
+  readonly rest: typeof import("../src/backend/rest-backend.js");
+  readonly enrich: typeof import("../src/enrichment/enrich-request.js");
+}
+
+async function load(name: string, dist: URL): Promise<Build> {
+  const at = (path: string) => import(new URL(path, dist).href);
+  return {
+    name,
+    pb: await at("gen/aiops/ml/v1/ml_service_pb.js"),
+    decoder: await at("src/wire/binary-decoder.js"),
+    encoder: await at("src/wire/binary-encoder.js"),
+    validate: await at("src/api/validate.js"),
+    key: await at("src/resilience/cache-key.js"),
+    rest: await at("src/backend/rest-backend.js"),
+    enrich: await at("src/enrichment/enrich-request.js"),
+  };
+}
+
+const FEATURES_45 = JSON.parse(
+  readFileSync(new URL("../../test/fixtures/anomaly_feature_names_45.json", import.meta.url), "utf8"),
+) as string[];
+
+type Step = (i: number) => unknown;
+
+/**
+ * The steps for one request shape, on 64 requests that differ in their
+ * first value (as the engine's client sends them in the benchmark).
+ */
+function steps(b: Build, names: readonly string[]): Record<string, Step> {
+  const { pb } = b;
+  const bytes = Array.from({ length: 64 }, (_, i) =>
+    Buffer.from(
+      toBinary(
+        pb.DetectAnomalyRequestSchema,
+        create(pb.DetectAnomalyRequestSchema, {
+          metrics: names.map((name, k) => ({ name, value: k === 0 ? i : 0.1 + (k % 9) / 10 })),
+          context: { namespace: "shop", resource: `api-${i}` },
+        }),
+      ),
+    ),
+  );
+  const requests = bytes.map((x) =>
+    b.decoder.decodeBinary<ReturnType<typeof create<typeof pb.DetectAnomalyRequestSchema>>>(pb.DetectAnomalyRequestSchema, x),
+  );
+  const features = (i: number) =>
+    (requests[i] as (typeof requests)[number]).metrics.map((m) => b.enrich.feature(m.name, m.value, pb.Provenance.GIVEN));
+  const answers = requests.map((_, i) =>
+    create(pb.DetectAnomalyResponseSchema, {
+      anomalyDetected: true,
+      confidence: 0.9,
+      anomalyScore: 0.8,
+      recommendations: ["Scale up replicas"],
+      metadata: {
+        source: pb.Source.ML_SERVICE,
+        backend: "rest",
+        requestId: "7c9e6679-7425-40de-944b-e07fc1ee9a44",
+        features: features(i),
+      },
+    }),
+  );
+  const req = (i: number) => requests[i] as (typeof requests)[number];
+  return {
+    "decode the request": (i) => b.decoder.decodeBinary(pb.DetectAnomalyRequestSchema, bytes[i] as Buffer),
+    validate: (i) =>
+      b.validate.validateDetectAnomaly(req(i), {
+        maxRequestBytes: 1 << 20,
+        enrichmentWillRun: false,
+        messageBytes: (bytes[i] as Buffer).length,
+      }),
+    "cache key": (i) =>
+      b.key.cacheKey({
+        backend: "rest http://127.0.0.1:8080",
+        model: "",
+        rpc: "DetectAnomaly",
+        timeBucket: 29_000_000,
+        canonical: b.key.canonicalRequest("DetectAnomaly", req(i), 0.001),
+      }),
+    "metadata features": features,
+    "REST body": (i) => Buffer.from(JSON.stringify(b.rest.encodeDetectAnomaly(req(i)))),
+    "encode the answer": (i) =>
+      b.encoder.encodeBinary(pb.DetectAnomalyResponseSchema, answers[i] as (typeof answers)[number], { reserve: 5, pooled: true }),
+  };
+}
+
+const CALLS = 20_000;
+const ROUNDS = 7;
+
+/** Nanoseconds per call over one round. */
+function time(step: Step): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < CALLS; i++) step(i & 63);
+  return Number(process.hrtime.bigint() - t0) / CALLS;
+}
+
+/** Bytes allocated per call over one round, after a round of warm-up. */
+function allocated(step: Step): number {
+  for (let i = 0; i < CALLS; i++) step(i & 63);
+  const close = allocationWindow();
+  for (let i = 0; i < CALLS; i++) step(i & 63);
+  return close() / CALLS;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+const at = process.argv.indexOf("--baseline");
+const builds = [await load("this build", new URL("../", import.meta.url))];
+if (at > 0) {
+  const dir = process.argv[at + 1];
+  if (dir === undefined) throw new Error("--baseline needs a directory");
+  builds.push(await load(`baseline (${dir})`, pathToFileURL(`${resolve(dir)}/dist/`)));
+}
+
+for (const [shape, names] of [
+  ["one metric", ["cpu_usage"]],
+  ["45 features", FEATURES_45],
+] as const) {
+  const sets = builds.map((b) => steps(b, names));
+  const stepNames = Object.keys(sets[0] as Record<string, Step>);
+  const ns = builds.map(() => new Map<string, number[]>());
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternating which build goes first, round by round.
+    const order = r % 2 === 0 ? builds.map((_, k) => k) : builds.map((_, k) => builds.length - 1 - k);
+    for (const k of order) {
+      for (const s of stepNames) {
+        const list = (ns[k] as Map<string, number[]>).get(s) ?? [];
+        list.push(time((sets[k] as Record<string, Step>)[s] as Step));
+        (ns[k] as Map<string, number[]>).set(s, list);
+      }
+    }
+  }
+  process.stdout.write(`\n${shape}: ns per call (median of ${ROUNDS} rounds of ${CALLS}), bytes allocated per call\n`);
+  const header = builds.map((b) => b.name.padStart(22)).join("");
+  process.stdout.write(`${"".padEnd(20)}${header}${builds.length > 1 ? "   time ratio  bytes ratio" : ""}\n`);
+  const totals = builds.map(() => ({ ns: 0, bytes: 0 }));
+  for (const s of stepNames) {
+    const cells = builds.map((_, k) => {
+      const t = median((ns[k] as Map<string, number[]>).get(s) as number[]);
+      const bytes = allocated((sets[k] as Record<string, Step>)[s] as Step);
+      (totals[k] as { ns: number; bytes: number }).ns += t;
+      (totals[k] as { ns: number; bytes: number }).bytes += bytes;
+      return { t, bytes };
+    });
+    const ratio =
+      cells.length > 1
+        ? `   ${((cells[0]?.t ?? 0) / (cells[1]?.t ?? 1)).toFixed(2).padStart(10)}  ${((cells[0]?.bytes ?? 0) / (cells[1]?.bytes ?? 1)).toFixed(2).padStart(11)}`
+        : "";
+    process.stdout.write(
+      `${s.padEnd(20)}${cells.map((c) => `${c.t.toFixed(0).padStart(9)} ns ${c.bytes.toFixed(0).padStart(7)} B`).join("")}${ratio}\n`,
+    );
+  }
+  const ratio =
+    totals.length > 1
+      ? `   ${((totals[0]?.ns ?? 0) / (totals[1]?.ns ?? 1)).toFixed(2).padStart(10)}  ${((totals[0]?.bytes ?? 0) / (totals[1]?.bytes ?? 1)).toFixed(2).padStart(11)}`
+      : "";
+  process.stdout.write(
+    `${"all steps".padEnd(20)}${totals.map((c) => `${c.ns.toFixed(0).padStart(9)} ns ${c.bytes.toFixed(0).padStart(7)} B`).join("")}${ratio}\n`,
+  );
+}
