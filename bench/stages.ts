@@ -2,7 +2,8 @@
  * What the sidecar's own per-call steps cost for the engine's two requests,
  * one metric and the anomaly model's 45 features, in one process: decode the
  * request, validate it, make its cache key, make the answer's metadata
- * features, write the REST body, encode the answer. For each step, time per
+ * features, write the REST body (or KServe V1's, the model's row), encode
+ * the answer. For each step, time per
  * call (median of rounds) and bytes allocated per call; these steps are what
  * grows with the number of features (bench/FINDINGS.md, change 24).
  *
@@ -10,9 +11,9 @@
  *
  * With --baseline, DIR is another checkout built with `npm run build` (for
  * example `git worktree add /tmp/base REV`, its node_modules linked to
- * these): its steps run in this process too, rounds alternating so that
- * the machine's drift hits both alike, and the ratio this / baseline is
- * printed per step.
+ * these): its steps run in this process too, each step of the two builds
+ * back to back (which goes first alternating), so that the machine's drift
+ * hits both alike, and the ratio this / baseline is printed per step.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -32,6 +33,8 @@ interface Build {
   readonly key: typeof import("../src/resilience/cache-key.js");
   readonly rest: typeof import("../src/backend/rest-backend.js");
   readonly enrich: typeof import("../src/enrichment/enrich-request.js");
+  readonly kserve: typeof import("../src/backend/kserve-mapping.js");
+  readonly kserveV1: typeof import("../src/backend/kserve-v1.js");
 }
 
 async function load(name: string, dist: URL): Promise<Build> {
@@ -45,6 +48,8 @@ async function load(name: string, dist: URL): Promise<Build> {
     key: await at("src/resilience/cache-key.js"),
     rest: await at("src/backend/rest-backend.js"),
     enrich: await at("src/enrichment/enrich-request.js"),
+    kserve: await at("src/backend/kserve-mapping.js"),
+    kserveV1: await at("src/backend/kserve-v1.js"),
   };
 }
 
@@ -109,13 +114,15 @@ function steps(b: Build, names: readonly string[]): Record<string, Step> {
       }),
     "metadata features": features,
     "REST body": (i) => Buffer.from(JSON.stringify(b.rest.encodeDetectAnomaly(req(i)))),
+    "KServe V1 body": (i) =>
+      Buffer.from(JSON.stringify(b.kserveV1.KSERVE_V1.encode([b.kserve.modelRow("anomaly-detector", names, req(i).metrics)]))),
     "encode the answer": (i) =>
       b.encoder.encodeBinary(pb.DetectAnomalyResponseSchema, answers[i] as (typeof answers)[number], { reserve: 5, pooled: true }),
   };
 }
 
 const CALLS = 20_000;
-const ROUNDS = 7;
+const ROUNDS = 9;
 
 /** Nanoseconds per call over one round. */
 function time(step: Step): number {
@@ -150,10 +157,11 @@ for (const [shape, names] of [
   const stepNames = Object.keys(sets[0] as Record<string, Step>);
   const ns = builds.map(() => new Map<string, number[]>());
   for (let r = 0; r < ROUNDS; r++) {
-    // Alternating which build goes first, round by round.
+    // Each step of the builds back to back, which build goes first
+    // alternating round by round, so that both see the same moment.
     const order = r % 2 === 0 ? builds.map((_, k) => k) : builds.map((_, k) => builds.length - 1 - k);
-    for (const k of order) {
-      for (const s of stepNames) {
+    for (const s of stepNames) {
+      for (const k of order) {
         const list = (ns[k] as Map<string, number[]>).get(s) ?? [];
         list.push(time((sets[k] as Record<string, Step>)[s] as Step));
         (ns[k] as Map<string, number[]>).set(s, list);
@@ -185,6 +193,6 @@ for (const [shape, names] of [
       ? `   ${((totals[0]?.ns ?? 0) / (totals[1]?.ns ?? 1)).toFixed(2).padStart(10)}  ${((totals[0]?.bytes ?? 0) / (totals[1]?.bytes ?? 1)).toFixed(2).padStart(11)}`
       : "";
   process.stdout.write(
-    `${"all steps".padEnd(20)}${totals.map((c) => `${c.ns.toFixed(0).padStart(9)} ns ${c.bytes.toFixed(0).padStart(7)} B`).join("")}${ratio}\n`,
+    `${"sum of the steps".padEnd(20)}${totals.map((c) => `${c.ns.toFixed(0).padStart(9)} ns ${c.bytes.toFixed(0).padStart(7)} B`).join("")}${ratio}\n`,
   );
 }
