@@ -6,7 +6,7 @@
  * (`fallback.enabled`); and last a clear error. Every answer says which rung
  * gave it.
  */
-import { clone, type DescMessage, fromBinary, type Message } from "@bufbuild/protobuf";
+import { clone, type DescMessage, type Message } from "@bufbuild/protobuf";
 import {
   type AnalyzePatternsRequest,
   type AnalyzePatternsResponse,
@@ -31,6 +31,7 @@ import { Coalescer } from "../resilience/coalescer.js";
 import { PredictionCache } from "../resilience/prediction-cache.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { RetryPolicy } from "../resilience/retry-policy.js";
+import { decodeBinary } from "../wire/binary-decoder.js";
 import { encodeBinary } from "../wire/binary-encoder.js";
 
 /** Request and response types of each RPC the ladder serves. */
@@ -278,7 +279,7 @@ export class PredictionPipeline {
 
   private fromCache<T>(c: { response: string; model: string; modelVersion: string }, schema: DescMessage, source: Source, reason: string) {
     // Each caller decodes its own message: metadata is set on it afterwards.
-    const response = fromBinary(schema, Buffer.from(c.response, "latin1")) as unknown as T;
+    const response = decodeBinary(schema, Buffer.from(c.response, "latin1")) as unknown as T;
     return this.answer({ response, model: c.model, modelVersion: c.modelVersion }, source, this.deps.backend.kind, reason);
   }
 

@@ -1,6 +1,7 @@
 /**
- * Protobuf binary decoding for the requests the sidecar reads every call,
- * giving exactly what protobuf-es's `fromBinary` gives, with less work.
+ * Protobuf binary decoding for the requests the sidecar reads every call
+ * and the cached answers a cache hit reads, giving exactly what
+ * protobuf-es's `fromBinary` gives, with less work.
  *
  * `fromBinary` wraps every message it builds in a reflection object (two
  * Maps), creates each zero message by walking the descriptor, and looks each
