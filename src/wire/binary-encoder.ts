@@ -6,11 +6,11 @@
  * each), and its writer makes a Uint8Array per string, a Uint8Array and a
  * DataView (an off-heap ArrayBuffer) per double, and another per run of
  * varints; on the miss path that was about a quarter of the bytes allocated
- * per call. This encoder walks a plan compiled once per message type: one
- * pass measures (message and string lengths noted in visit order), the
- * second writes into one buffer of the exact size — with room reserved in
- * front for the caller's framing (the gRPC envelope), so the frame is not
- * copied again.
+ * per call. This encoder plans each message type once and compiles the plan
+ * into two functions of its own (`compile`): one pass measures (message and
+ * string lengths noted in visit order), the second writes into one buffer
+ * of the exact size — with room reserved in front for the caller's framing
+ * (the gRPC envelope), so the frame is not copied again.
  *
  * Scope, decided once per type: proto3 and editions messages with scalar,
  * enum, message and repeated fields, oneofs and unknown fields. A type with
