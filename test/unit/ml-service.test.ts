@@ -2,7 +2,7 @@
  * The service through connect's in-memory router transport: no sockets, a
  * backend stand-in that records what it was asked.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, test } from "vitest";
@@ -12,12 +12,14 @@ import {
   MLService,
   PredictResponseSchema,
   Provenance,
+  ResponseMetadataSchema,
   Source,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { createMlService } from "../../src/api/ml-service.js";
+import { createMlService, responseMetadata } from "../../src/api/ml-service.js";
 import type { Backend } from "../../src/backend/backend.js";
 import { BuiltinBackend } from "../../src/backend/builtin-backend.js";
+import { feature } from "../../src/enrichment/enrich-request.js";
 import { UpstreamError } from "../../src/errors/upstream-error.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { PredictionPipeline } from "../../src/pipeline/prediction-pipeline.js";
@@ -110,5 +112,40 @@ describe("MLService through the router transport", () => {
     drain.refuse();
     await expect(client.detectAnomaly({ metrics: [{ name: "m", value: 1 }] })).rejects.toMatchObject({ code: Code.Unavailable });
     pipeline.shutdown();
+  });
+});
+
+describe("responseMetadata()", () => {
+  // The literal stands in for create(ResponseMetadataSchema, ...) on every
+  // answer; a field added to ResponseMetadata in the proto must fail here.
+  test.each([
+    {
+      source: Source.ML_SERVICE,
+      degraded: false,
+      backend: "rest",
+      model: "",
+      modelVersion: "",
+      features: [feature("cpu_usage", 0.85, Provenance.GIVEN)],
+      degradedReason: "",
+      requestId: "7c9e6679-7425-40de-944b-e07fc1ee9a44",
+      warnings: [],
+    },
+    {
+      source: Source.STALE_CACHE,
+      degraded: true,
+      backend: "kserve-v1",
+      model: "anomaly-detector",
+      modelVersion: "3",
+      features: [feature("a", 1, Provenance.FETCHED), feature("b", 0, Provenance.IMPUTED, "no samples")],
+      degradedReason: "backend failed; answered from an expired cache entry",
+      requestId: "r-1",
+      warnings: ["pod p-1 has no samples"],
+    },
+  ])("is the message create() makes: $source", (fields) => {
+    const literal = responseMetadata(fields);
+    const made = create(ResponseMetadataSchema, fields);
+    expect(literal).toStrictEqual(made);
+    expect(Object.keys(literal).sort()).toEqual(Object.keys(made).sort());
+    expect(toBinary(ResponseMetadataSchema, literal)).toEqual(toBinary(ResponseMetadataSchema, made));
   });
 });
