@@ -3,9 +3,9 @@
  * one metric and the anomaly model's 45 features, in one process: decode the
  * request, validate it, make its cache key, make the answer's metadata
  * features, write the REST body (or KServe V1's, the model's row), encode
- * the answer. For each step, time per
- * call (median of rounds) and bytes allocated per call; these steps are what
- * grows with the number of features (bench/FINDINGS.md, change 24).
+ * the answer. For each step, time per call (median of rounds) and bytes
+ * allocated per call; these steps are what grows with the number of
+ * features (bench/FINDINGS.md, change 24).
  *
  *   npx tsc -p tsconfig.bench.json && taskset -c 0 node dist/bench/stages.js [--baseline DIR]
  *
