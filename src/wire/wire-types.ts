@@ -1,4 +1,4 @@
-/** Protobuf wire types, and the one each scalar type is written with (shared by the planned encoder and decoder). */
+/** What the planned encoder and decoder share: protobuf wire types, the one each scalar type is written with, and how a plan is compiled. */
 import { ScalarType } from "@bufbuild/protobuf";
 
 export const VARINT = 0;
