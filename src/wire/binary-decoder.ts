@@ -445,9 +445,11 @@ function decoderFor(plan: MessagePlan): Decode {
 /** fromBinary(desc, bytes), planned where the type allows it. */
 export function decodeBinary<T extends Message>(desc: DescMessage, bytes: Buffer): T {
   const plan = planFor(desc);
-  if (inScope(plan)) {
+  const decode = inScope(plan) ? decoderFor(plan) : bail;
+  // bail: out of scope, or nothing compiled (code generation disallowed).
+  if (decode !== bail) {
     try {
-      return decoderFor(plan)(new Reader(bytes, 0), bytes.length, 1, undefined) as unknown as T;
+      return decode(new Reader(bytes, 0), bytes.length, 1, undefined) as unknown as T;
     } catch (e) {
       if (e !== BAIL) throw e;
     }

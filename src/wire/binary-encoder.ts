@@ -136,10 +136,12 @@ export interface EncodeOptions {
 export function encodeBinary(schema: DescMessage, message: Message, options: EncodeOptions = {}): Uint8Array {
   const reserve = options.reserve ?? 0;
   const plan = planFor(schema);
-  if (plan.ok) {
+  // BAILING: out of scope, or nothing compiled (code generation disallowed).
+  const compiledPlan = plan.ok ? compile(plan) : BAILING;
+  if (compiledPlan !== BAILING) {
     try {
       const lengths: number[] = [];
-      const { size: sizeOf, write } = compile(plan);
+      const { size: sizeOf, write } = compiledPlan;
       const size = sizeOf(message, lengths);
       const buf = allocate(reserve + size, options.pooled === true);
       const cursor = { at: reserve, next: 0 };
@@ -164,9 +166,10 @@ function allocate(size: number, pooled: boolean): Buffer {
 /** The size of `toBinary(schema, message)`, measured without writing it. */
 export function binarySize(schema: DescMessage, message: Message): number {
   const plan = planFor(schema);
-  if (plan.ok) {
+  const compiledPlan = plan.ok ? compile(plan) : BAILING;
+  if (compiledPlan !== BAILING) {
     try {
-      return compile(plan).size(message, []);
+      return compiledPlan.size(message, []);
     } catch (e) {
       if (e !== BAIL) throw e;
     }
