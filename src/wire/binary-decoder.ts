@@ -236,14 +236,10 @@ class Reader {
   }
 
   string(limit: number): string {
-    const buf = this.buf;
     const end = this.lengthEnd(limit);
     const start = this.pos;
     this.pos = end;
-    for (let i = start; i < end; i++) {
-      if ((buf[i] as number) >= 0x80) return utf8(buf, start, end);
-    }
-    return buf.toString("latin1", start, end);
+    return SHORT_STRINGS.read(this.buf, start, end);
   }
 
   bytes(limit: number): Buffer {
@@ -319,6 +315,65 @@ class Reader {
     return start;
   }
 }
+
+/**
+ * The short ASCII strings read last, one per slot of a table indexed by a
+ * hash of their bytes. The engine sends the same names on every call (the
+ * anomaly model's 45 feature names, the namespace); a string read before is
+ * returned as the one made then, after its bytes are compared one by one,
+ * instead of a new one made by a call into Buffer's native code (about
+ * 1.7 KB and a tenth of the decode for 45 features: bench/FINDINGS.md,
+ * change 25). A slot holds the last string that hashed to it, so the table
+ * stays at `slots` strings of at most `maxLength` characters; bytes chosen
+ * to collide only miss.
+ */
+export class StringTable {
+  private readonly strings: (string | undefined)[];
+  private readonly mask: number;
+
+  /** `slots` is a power of two. */
+  constructor(
+    slots: number,
+    private readonly maxLength: number,
+  ) {
+    if (slots < 1 || (slots & (slots - 1)) !== 0) throw new RangeError(`slots must be a power of two, not ${slots}`);
+    this.strings = new Array<string | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
+  }
+
+  /** The bytes from `start` to `end` as a string; UTF-8 that is not ASCII goes to `utf8`. */
+  read(buf: Buffer, start: number, end: number): string {
+    const len = end - start;
+    if (len > this.maxLength) {
+      for (let i = start; i < end; i++) {
+        if ((buf[i] as number) >= 0x80) return utf8(buf, start, end);
+      }
+      return buf.toString("latin1", start, end);
+    }
+    // FNV-1a over the bytes, in the same pass that checks they are ASCII.
+    let h = 0x811c9dc5 ^ len;
+    for (let i = start; i < end; i++) {
+      const b = buf[i] as number;
+      if (b >= 0x80) return utf8(buf, start, end);
+      h = Math.imul(h ^ b, 0x01000193);
+    }
+    const slot = (h ^ (h >>> 16)) & this.mask;
+    const seen = this.strings[slot];
+    if (seen !== undefined && seen.length === len && sameBytes(seen, buf, start)) return seen;
+    const s = buf.toString("latin1", start, start + len);
+    this.strings[slot] = s;
+    return s;
+  }
+}
+
+/** Whether `s` (ASCII) is the bytes at `start`, `s.length` of them. */
+function sameBytes(s: string, buf: Buffer, start: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== buf[start + i]) return false;
+  return true;
+}
+
+/** 512 strings of up to 64 characters (about 40 KB at most), for every decode in the process. */
+const SHORT_STRINGS = new StringTable(512, 64);
 
 /** A string that is not ASCII: valid UTF-8 is read here; anything else is fromBinary's to judge. */
 function utf8(buf: Buffer, start: number, end: number): string {

@@ -231,19 +231,29 @@ function isSet(f: FieldPlan, k: string): string {
   }
 }
 
+/** The longest ASCII string copied in JavaScript (about 3 ns a character, against `buf.write`'s ~110 ns a call and far less a character). */
+const SHORT_ASCII = 48;
+
 /**
  * Code that measures one value `x` of a scalar type (adding its size to
  * `acc`, its length noted in `L` where it has one) and code that writes it.
  * Strings and doubles, which every answer carries, are written out here: a
  * double handed to the generic helpers is boxed, a heap number per value
  * and pass (1.4 KB of the 4 KB the 45-feature answer's encoding allocated).
+ * A short string whose UTF-8 length is its length is ASCII (every other
+ * code unit takes two bytes or more), and is copied a code unit at a time:
+ * for names like the features' (18–34 characters) that takes about a third
+ * of `buf.write`'s time, whose way into native code costs more than the
+ * copy (bench/FINDINGS.md, change 25).
  */
 function scalarCode(scalar: ScalarType, x: string, acc: string): { size: string; write: string } {
   switch (scalar) {
     case ScalarType.STRING:
       return {
         size: `if (typeof ${x} !== "string") throw BAIL; { const len = byteLength(${x}, "utf8"); L.push(len); ${acc} += varint32Size(len) + len; }`,
-        write: `{ const len = L[c.next++]; c.at = writeVarint32(buf, c.at, len); c.at += buf.write(${x}, c.at, len, "utf8"); }`,
+        write: `{ const len = L[c.next++]; let at = writeVarint32(buf, c.at, len);
+          if (len === ${x}.length && len <= ${SHORT_ASCII}) { for (let i = 0; i < len; i++) buf[at++] = ${x}.charCodeAt(i); c.at = at; }
+          else c.at = at + buf.write(${x}, at, len, "utf8"); }`,
       };
     case ScalarType.DOUBLE:
       return { size: `if (typeof ${x} !== "number") throw BAIL; ${acc} += 8;`, write: `c.at = buf.writeDoubleLE(${x}, c.at);` };

@@ -18,7 +18,18 @@ export function rng(seed: number): () => number {
   };
 }
 
-export const STRINGS = ["", "a", "DetectAnomaly", "héllo wörld", "日本語", "😀 emoji", "lone \ud800 surrogate", "x".repeat(200)];
+export const STRINGS = [
+  "",
+  "a",
+  "DetectAnomaly",
+  // ASCII at the encoder's bound for copying in JavaScript (binary-encoder.ts, SHORT_ASCII).
+  "pod_cpu_usage_lag_5".padEnd(48, "_"),
+  "héllo wörld",
+  "日本語",
+  "😀 emoji",
+  "lone \ud800 surrogate",
+  "x".repeat(200),
+];
 
 export function scalarValue(type: ScalarType, r: () => number, longAsString: boolean): unknown {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;

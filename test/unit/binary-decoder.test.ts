@@ -19,7 +19,7 @@ import {
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { file_grpc_health_v1_health } from "../../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
-import { decodeBinary } from "../../src/wire/binary-decoder.js";
+import { decodeBinary, StringTable } from "../../src/wire/binary-decoder.js";
 import { messagesOf, randomMessage, rng, withoutRequired } from "../helpers/random-messages.js";
 
 // Counts the decoder's hand-overs to protobuf-es, so that a test can tell
@@ -231,5 +231,58 @@ describe("binary decoder", () => {
         expect(check(desc, toBinary(desc, m)), desc.typeName).toBe(hasUnknown(m) ? 1 : 0);
       }
     }
+  });
+});
+
+/** A Buffer of `text` that counts the strings made from it by `toString`. */
+function counting(text: string): { buf: Buffer; made: () => number } {
+  const buf = Buffer.from(text, "utf8");
+  const real = buf.toString.bind(buf);
+  let made = 0;
+  buf.toString = ((...args: Parameters<Buffer["toString"]>) => {
+    made++;
+    return real(...args);
+  }) as Buffer["toString"];
+  return { buf, made: () => made };
+}
+
+/** Reads the whole of `text` through `table`, from a Buffer of its own: the string and how many strings Buffer made. */
+function readThrough(table: StringTable, text: string): { s: string; made: number } {
+  const { buf, made } = counting(text);
+  return { s: table.read(buf, 0, buf.length), made: made() };
+}
+
+describe("string table (the decoder's short strings)", () => {
+  test("a short ASCII string read again is the one read before, not a new one from the bytes", () => {
+    const table = new StringTable(512, 64);
+    expect(readThrough(table, "pod_cpu_usage_lag_5")).toEqual({ s: "pod_cpu_usage_lag_5", made: 1 });
+    expect(readThrough(table, "pod_cpu_usage_lag_5")).toEqual({ s: "pod_cpu_usage_lag_5", made: 0 });
+    // From the middle of a larger message, as the decoder reads it.
+    const { buf, made } = counting("xxpod_cpu_usage_lag_5yy");
+    expect(table.read(buf, 2, buf.length - 2)).toBe("pod_cpu_usage_lag_5");
+    expect(made()).toBe(0);
+  });
+
+  test("strings that share a slot each read as their own bytes", () => {
+    const table = new StringTable(1, 64); // one slot: every string collides
+    const reads = ["abc", "abd", "abc", "abc", "abcd", "", "", "bbc"].map((t) => [t, readThrough(table, t)] as const);
+    for (const [t, r] of reads) expect(r.s).toBe(t);
+    // Only a repeat of the slot's last string is served from it.
+    expect(reads.map(([, r]) => r.made)).toEqual([1, 1, 1, 0, 1, 1, 0, 1]);
+  });
+
+  test("strings past the length bound and strings that are not ASCII are read from the bytes every time", () => {
+    const table = new StringTable(8, 4);
+    for (const t of ["abcde", "café", "日本"]) {
+      expect(readThrough(table, t)).toEqual({ s: t, made: 1 });
+      expect(readThrough(table, t)).toEqual({ s: t, made: 1 });
+    }
+    expect(readThrough(table, "abcd").made).toBe(1);
+    expect(readThrough(table, "abcd").made).toBe(0);
+  });
+
+  test("a table's size is a power of two", () => {
+    expect(() => new StringTable(3, 64)).toThrow(RangeError);
+    expect(() => new StringTable(0, 64)).toThrow(RangeError);
   });
 });
