@@ -25,7 +25,7 @@ import type { Config } from "../config/schema.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { type CanonicalRequest, cacheKey, canonicalRequest, type Rpc } from "../resilience/cache-key.js";
+import { cacheKey, type Rpc } from "../resilience/cache-key.js";
 import { type BreakerState, CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { Coalescer } from "../resilience/coalescer.js";
 import { PredictionCache } from "../resilience/prediction-cache.js";
@@ -189,13 +189,13 @@ export class PredictionPipeline {
   keyFor<R extends Rpc>(rpc: R, req: RpcTypes[R]["req"], evaluationMs: number | undefined): string {
     const { config } = this.deps;
     const at = evaluationMs ?? this.deps.wallClock();
-    const canonical: CanonicalRequest = canonicalRequest(rpc, req, config.cache.quantum);
     return cacheKey({
       backend: this.keyBackend,
       model: this.deps.backend.modelFor?.(rpc) ?? "",
       rpc,
       timeBucket: Math.floor(at / config.cache.time_bucket),
-      canonical,
+      request: req,
+      quantum: config.cache.quantum,
     });
   }
 

@@ -1,13 +1,15 @@
 /**
  * Cache and coalescing keys. A key names the backend, the model and the RPC,
- * and a canonical form of the request: metric values rounded to multiples of
- * `cache.quantum` (so near-identical vectors share an entry), metrics sorted
- * by name (so order does not matter), per-metric timestamps left out, and
- * the evaluation time reduced to its `cache.time_bucket`.
+ * the time bucket of the evaluation time, and a canonical form of the
+ * request: metric values rounded to multiples of `cache.quantum` (so
+ * near-identical vectors share an entry), metrics sorted by name (so order
+ * does not matter), per-metric timestamps left out.
  *
- * The canonical form is text (every string preceded by its length, every
- * list by its count); its SHA-256, with the backend, model, RPC and time
- * bucket, is the key.
+ * The canonical form is bytes: every string its UTF-8 length (a uint32) and
+ * bytes, every count a uint32, every number a float64, so nothing can be
+ * read as something else and nothing is escaped. The key is their SHA-256.
+ * As text, each number was turned into decimal on every call, most of what
+ * a 45-feature key cost (bench/FINDINGS.md, change 25).
  */
 import * as crypto from "node:crypto";
 import type {
@@ -20,73 +22,128 @@ import type {
 
 export type Rpc = "DetectAnomaly" | "Predict" | "AnalyzePatterns";
 
-/** The canonical form of a request: text, equal for requests that share an answer. */
-export type CanonicalRequest = string;
-
 /** Rounds to a multiple of `quantum` (an integer count of quanta), or keeps the value when quantum is 0. */
 export function quantize(value: number, quantum: number): number {
   return quantum > 0 ? Math.round(value / quantum) : value;
 }
 
+/** The longest string copied here rather than by `buf.write` (as the encoder: src/wire/binary-encoder.ts). */
+const SHORT_ASCII = 48;
+
+/** The room a key starts with, and goes back to after a larger request: 45 metrics take about 1.8 KB. */
+const INITIAL_BYTES = 16 * 1024;
+
 /**
- * The canonical text, built as pieces joined once by ":": every string is
- * preceded by its length and every list by its count, so no piece can be
- * read as another whatever it holds, and nothing is escaped.
+ * The canonical bytes of one key, written into one buffer that every key
+ * reuses: keys are made synchronously, one at a time, and read only by the
+ * hash. It grows for a larger request (requests are bounded by
+ * `server.max_request_bytes`) and is let go after it.
  */
-class Pieces {
-  private readonly parts: (string | number)[];
-  private n = 0;
+class KeyWriter {
+  private buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
+  private at = 0;
 
-  /** Room for `capacity` pieces, made once: 45 metrics are 142 pieces, which a list grown by push copies as it grows. */
-  constructor(capacity: number) {
-    this.parts = new Array(capacity);
+  start(): void {
+    this.at = 0;
   }
 
-  add(x: string | number): void {
-    this.parts[this.n++] = x;
+  count(n: number): void {
+    this.room(4);
+    this.at = this.buf.writeUInt32LE(n, this.at);
   }
 
+  /** A number; -0 is written as 0, as the two round to the same quanta. */
+  number(x: number): void {
+    this.room(8);
+    this.at = this.buf.writeDoubleLE(x + 0, this.at);
+  }
+
+  /**
+   * A string: its UTF-8 length and bytes. Short ASCII, which is what keys
+   * hold (namespaces, workload names, the backend's URL), is copied here:
+   * `buf.write`'s way into native code costs more than the copy.
+   */
   str(s: string): void {
-    this.add(s.length);
-    this.add(s);
+    const len = s.length;
+    // A UTF-16 code unit takes at most three bytes of UTF-8.
+    this.room(4 + 3 * len);
+    const buf = this.buf;
+    const at = this.at + 4;
+    let n = 0;
+    if (len <= SHORT_ASCII) {
+      for (; n < len; n++) {
+        const c = s.charCodeAt(n);
+        if (c >= 0x80) break;
+        buf[at + n] = c;
+      }
+    }
+    if (n < len) n = buf.write(s, at, "utf8");
+    buf.writeUInt32LE(n, this.at);
+    this.at = at + n;
   }
 
-  text(): string {
-    this.parts.length = this.n;
-    return this.parts.join(":");
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  /** SHA-256 of what was written, as base64url. */
+  digest(): string {
+    const key = sha256(this.buf.subarray(0, this.at));
+    if (this.buf.length > INITIAL_BYTES) this.buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
+    return key;
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.at + n));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
   }
 }
 
-/** Pieces of the workload context. */
-const CONTEXT_PIECES = 6;
+/** SHA-256 as base64url: one-shot where Node has it (20.12+), without a Hash object per call. */
+const sha256: (bytes: Uint8Array) => string =
+  typeof crypto.hash === "function"
+    ? (bytes) => crypto.hash("sha256", bytes, "base64url")
+    : (bytes) => crypto.createHash("sha256").update(bytes).digest("base64url");
+
+/** A list of metrics sorted: the order, and the sorted names as canonical bytes (each its length and UTF-8). */
+interface Sorted {
+  readonly order: readonly number[];
+  readonly names: Buffer;
+}
 
 /**
  * The order that sorts a list of metrics (by name, then by quantized
- * value), remembered for the last list of names seen. The engine sends one
- * model's vector in the same order on every call, and sorting its 45 names
- * was about half of what a key cost (bench/FINDINGS.md, change 24); checking
- * that the names are the ones seen last is a fraction of that. An order is
- * remembered only when its names are distinct: repeated names sort by
- * value, which changes from call to call.
+ * value), remembered with the sorted names' bytes for the last list of
+ * names seen. The engine sends one model's vector in the same order on
+ * every call, and sorting its 45 names was about half of what a key cost
+ * (bench/FINDINGS.md, change 24); checking that the names are the ones seen
+ * last is a fraction of that, and their bytes are then made once, not on
+ * every call (change 25). An order is remembered only when its names are
+ * distinct: repeated names sort by value, which changes from call to call.
  */
 class SortOrder {
   private names: readonly string[] = [];
-  private order: readonly number[] = [];
+  private last: Sorted = { order: [], names: Buffer.alloc(0) };
 
-  of(ms: readonly Metric[], quantum: number): readonly number[] {
-    if (this.isLast(ms)) return this.order;
+  of(ms: readonly Metric[], quantum: number): Sorted {
+    if (this.isLast(ms)) return this.last;
     const order = Array.from({ length: ms.length }, (_, i) => i);
     order.sort((i, j) => {
       const a = ms[i] as Metric;
       const b = ms[j] as Metric;
       return a.name < b.name ? -1 : a.name > b.name ? 1 : quantize(a.value, quantum) - quantize(b.value, quantum);
     });
+    const sorted = { order, names: namesBytes(ms, order) };
     for (let k = 1; k < order.length; k++) {
-      if ((ms[order[k] as number] as Metric).name === (ms[order[k - 1] as number] as Metric).name) return order;
+      if ((ms[order[k] as number] as Metric).name === (ms[order[k - 1] as number] as Metric).name) return sorted;
     }
     this.names = ms.map((m) => m.name);
-    this.order = order;
-    return order;
+    this.last = sorted;
+    return sorted;
   }
 
   private isLast(ms: readonly Metric[]): boolean {
@@ -97,54 +154,59 @@ class SortOrder {
   }
 }
 
+/** The names in `order`, each as its UTF-8 length (a uint32) and bytes: what KeyWriter.str writes for each. */
+function namesBytes(ms: readonly Metric[], order: readonly number[]): Buffer {
+  let size = 0;
+  for (const i of order) size += 4 + Buffer.byteLength((ms[i] as Metric).name, "utf8");
+  const b = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const i of order) {
+    const n = b.write((ms[i] as Metric).name, at + 4, "utf8");
+    b.writeUInt32LE(n, at);
+    at += 4 + n;
+  }
+  return b;
+}
+
 /** One per RPC that carries metrics, so that calls of the two do not evict each other's order. */
 const orders = { DetectAnomaly: new SortOrder(), Predict: new SortOrder() };
 
-/** The metrics, sorted: their count, then name and quanta for each. */
-function metrics(p: Pieces, ms: readonly Metric[], quantum: number, order: SortOrder): void {
+/** The metrics, sorted: their count, their names, then the quanta of each in that order. */
+function metrics(w: KeyWriter, ms: readonly Metric[], quantum: number, order: SortOrder): void {
   const sorted = order.of(ms, quantum);
-  p.add(sorted.length);
-  for (let k = 0; k < sorted.length; k++) {
-    const m = ms[sorted[k] as number] as Metric;
-    p.str(m.name);
-    p.add(quantize(m.value, quantum));
-  }
+  const o = sorted.order;
+  w.count(o.length);
+  w.bytes(sorted.names);
+  for (let k = 0; k < o.length; k++) w.number(quantize((ms[o[k] as number] as Metric).value, quantum));
 }
 
-function ctx(p: Pieces, c: WorkloadContext | undefined): void {
-  p.str(c?.namespace ?? "");
-  p.str(c?.resource ?? "");
-  p.str(c?.pod ?? "");
+function ctx(w: KeyWriter, c: WorkloadContext | undefined): void {
+  w.str(c?.namespace ?? "");
+  w.str(c?.resource ?? "");
+  w.str(c?.pod ?? "");
 }
 
 const seconds = (t: { seconds: bigint } | undefined) => (t === undefined ? 0 : Number(t.seconds));
 
 /** The canonical, order-independent form of a request. */
-export function canonicalRequest(
-  rpc: Rpc,
-  req: DetectAnomalyRequest | PredictRequest | AnalyzePatternsRequest,
-  quantum: number,
-): CanonicalRequest {
+function canonical(w: KeyWriter, rpc: Rpc, req: DetectAnomalyRequest | PredictRequest | AnalyzePatternsRequest, quantum: number): void {
   switch (rpc) {
     case "DetectAnomaly": {
       const r = req as DetectAnomalyRequest;
-      const p = new Pieces(1 + 3 * r.metrics.length + CONTEXT_PIECES);
-      metrics(p, r.metrics, quantum, orders.DetectAnomaly);
-      ctx(p, r.context);
-      return p.text();
+      metrics(w, r.metrics, quantum, orders.DetectAnomaly);
+      ctx(w, r.context);
+      return;
     }
     case "Predict": {
       const r = req as PredictRequest;
       const ic = r.issueContext;
       const events = [...(ic?.recentEvents ?? [])].sort();
-      const given = ic?.metrics ?? [];
-      const p = new Pieces(2 + 1 + 2 * events.length + 1 + 3 * given.length + CONTEXT_PIECES);
-      p.str(ic?.currentState ?? "");
-      p.add(events.length);
-      for (const e of events) p.str(e);
-      metrics(p, given, quantum, orders.Predict);
-      ctx(p, r.context);
-      return p.text();
+      w.str(ic?.currentState ?? "");
+      w.count(events.length);
+      for (const e of events) w.str(e);
+      metrics(w, ic?.metrics ?? [], quantum, orders.Predict);
+      ctx(w, r.context);
+      return;
     }
     case "AnalyzePatterns": {
       // History is a time series: timestamps are part of its meaning. Rare
@@ -155,14 +217,13 @@ export function canonicalRequest(
         .map((e) => JSON.stringify([e.type, seconds(e.timestamp), e.namespace, e.resource, quantize(e.value, quantum)]))
         .sort();
       const series = (h?.metrics ?? []).map((m) => JSON.stringify([m.name, seconds(m.timestamp), quantize(m.value, quantum)])).sort();
-      const p = new Pieces(2 + 2 + 2 * (events.length + series.length) + CONTEXT_PIECES);
-      p.str(h?.timeRange ?? "");
+      w.str(h?.timeRange ?? "");
       for (const list of [events, series]) {
-        p.add(list.length);
-        for (const item of list) p.str(item);
+        w.count(list.length);
+        for (const item of list) w.str(item);
       }
-      ctx(p, r.context);
-      return p.text();
+      ctx(w, r.context);
+      return;
     }
   }
 }
@@ -173,17 +234,21 @@ export interface KeyParts {
   readonly rpc: Rpc;
   /** floor(evaluation time / cache.time_bucket). */
   readonly timeBucket: number;
-  readonly canonical: CanonicalRequest;
+  /** The RPC's request. */
+  readonly request: DetectAnomalyRequest | PredictRequest | AnalyzePatternsRequest;
+  /** `cache.quantum`: values within one share a key. */
+  readonly quantum: number;
 }
 
-/** SHA-256 as base64url: one-shot where Node has it (20.12+), without a Hash object per call. */
-const sha256: (text: string) => string =
-  typeof crypto.hash === "function"
-    ? (text) => crypto.hash("sha256", text, "base64url")
-    : (text) => crypto.createHash("sha256").update(text).digest("base64url");
+const writer = new KeyWriter();
 
 /** A short, fixed-size key (SHA-256, base64url) for the parts. */
 export function cacheKey(parts: KeyParts): string {
-  const { backend, model } = parts;
-  return sha256(`${backend.length}:${backend}:${model.length}:${model}:${parts.rpc}:${parts.timeBucket}:${parts.canonical}`);
+  writer.start();
+  writer.str(parts.backend);
+  writer.str(parts.model);
+  writer.str(parts.rpc);
+  writer.number(parts.timeBucket);
+  canonical(writer, parts.rpc, parts.request, parts.quantum);
+  return writer.digest();
 }

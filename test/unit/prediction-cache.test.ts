@@ -2,7 +2,7 @@ import * as v8 from "node:v8";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, test } from "vitest";
 import { DetectAnomalyRequestSchema, PredictRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
-import { cacheKey, canonicalRequest } from "../../src/resilience/cache-key.js";
+import { cacheKey } from "../../src/resilience/cache-key.js";
 import { PredictionCache } from "../../src/resilience/prediction-cache.js";
 
 const entry = (n: number, bytes = 10) => ({ response: { n }, model: "m", modelVersion: "1", bytes });
@@ -88,7 +88,7 @@ describe("cache keys", () => {
   const req = (metrics: { name: string; value: number }[], ns = "prod") =>
     create(DetectAnomalyRequestSchema, { metrics, context: { namespace: ns, resource: "api" } });
   const key = (r: ReturnType<typeof req>, bucket = 0, model = "") =>
-    cacheKey({ backend: "rest", model, rpc: "DetectAnomaly", timeBucket: bucket, canonical: canonicalRequest("DetectAnomaly", r, 0.001) });
+    cacheKey({ backend: "rest", model, rpc: "DetectAnomaly", timeBucket: bucket, request: r, quantum: 0.001 });
 
   test("independent of metric order", () => {
     expect(
@@ -190,7 +190,8 @@ describe("cache keys", () => {
         model: "",
         rpc: "Predict",
         timeBucket: 0,
-        canonical: canonicalRequest("Predict", create(PredictRequestSchema, { issueContext: { recentEvents: events } }), 0.001),
+        request: create(PredictRequestSchema, { issueContext: { recentEvents: events } }),
+        quantum: 0.001,
       });
     expect(predict(["a:1:b"])).not.toBe(predict(["a", "b"]));
     expect(predict(["b", "a"])).toBe(predict(["a", "b"]));
@@ -199,6 +200,33 @@ describe("cache keys", () => {
   test("values within a quantum share a key; values a quantum apart do not", () => {
     expect(key(req([{ name: "cpu", value: 0.8551 }]))).toBe(key(req([{ name: "cpu", value: 0.8549 }])));
     expect(key(req([{ name: "cpu", value: 0.855 }]))).not.toBe(key(req([{ name: "cpu", value: 0.857 }])));
+    // Math.round gives -0 for a small negative value; it is the same quanta as 0.
+    expect(key(req([{ name: "cpu", value: -0.0001 }]))).toBe(key(req([{ name: "cpu", value: 0.0001 }])));
+  });
+
+  test("names and workloads that are not ASCII, or long, are keyed by their own bytes", () => {
+    const long = "x".repeat(200);
+    expect(key(req([{ name: "café", value: 1 }]))).not.toBe(key(req([{ name: "cafe", value: 1 }])));
+    expect(key(req([{ name: "café", value: 1 }]))).toBe(key(req([{ name: "café", value: 1 }])));
+    expect(key(req([{ name: `${long}a`, value: 1 }]))).not.toBe(key(req([{ name: `${long}b`, value: 1 }])));
+    expect(key(req([{ name: "cpu", value: 1 }], "名前空間"))).not.toBe(key(req([{ name: "cpu", value: 1 }], "名前空")));
+    // "Ā" is C4 80 in UTF-8; "Ä\u0080" would be C4 80 too if written one byte per code unit.
+    expect(key(req([{ name: "Ā", value: 1 }]))).not.toBe(key(req([{ name: "Ä\u0080", value: 1 }])));
+    expect(key(req([{ name: "cpu", value: 1 }], "Ā"))).not.toBe(key(req([{ name: "cpu", value: 1 }], "Ä\u0080")));
+  });
+
+  test("a request larger than the key's first buffer is keyed whole, and a small one after it as before", () => {
+    const small = key(req([{ name: "cpu", value: 0.5 }]));
+    // About 100 KB of canonical bytes, past the 16 KB a key starts with.
+    const many = (last: number) =>
+      req(Array.from({ length: 2000 }, (_, i) => ({ name: `pod_memory_working_set_bytes_${i}_lag_5m`, value: i === 1999 ? last : i })));
+    const big = key(many(1));
+    expect(key(many(1))).toBe(big);
+    // The last value decides: the key covers the whole request, not its first 16 KB.
+    expect(key(many(2))).not.toBe(big);
+    // So do the parts written before the buffer grew.
+    expect(key(many(1), 1)).not.toBe(big);
+    expect(key(req([{ name: "cpu", value: 0.5 }]))).toBe(small);
   });
 
   test("the workload, the time bucket and the model are part of the key", () => {
