@@ -161,16 +161,27 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** The headers of one request: accept, the body's type where there is one, and the call's forwarded headers, without a spread per call. */
+function requestHeaders(contentType: string | undefined, forwarded: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const h: Record<string, string> =
+    contentType !== undefined ? { accept: "application/json", "content-type": contentType } : { accept: "application/json" };
+  if (forwarded !== undefined) for (const k of Object.keys(forwarded)) h[k] = forwarded[k] as string;
+  return h;
+}
+
 /** A pooled JSON client for one upstream. */
 export class UpstreamClient {
   readonly name: string;
   private readonly base: URL;
+  /** The base URL's path without its trailing slashes, worked out once rather than on every call. */
+  private readonly basePath: string;
   private readonly dispatcher: Dispatcher;
   private readonly owned: boolean;
 
   constructor(readonly options: UpstreamClientOptions) {
     this.name = options.name;
     this.base = new URL(options.baseUrl);
+    this.basePath = this.base.pathname.replace(/\/+$/, "");
     this.owned = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -192,7 +203,7 @@ export class UpstreamClient {
 
   /** The full path for an endpoint, below the base URL's own path. */
   pathFor(endpoint: string): string {
-    return `${this.base.pathname.replace(/\/+$/, "")}${endpoint}`;
+    return this.basePath + endpoint;
   }
 
   /** POSTs JSON and returns the parsed 2xx body; throws UpstreamError otherwise. */
@@ -248,11 +259,7 @@ export class UpstreamClient {
           origin: this.base.origin,
           path: this.pathFor(endpoint),
           method,
-          headers: {
-            accept: "application/json",
-            ...(body !== undefined ? { "content-type": contentType } : {}),
-            ...req.headers,
-          },
+          headers: requestHeaders(body !== undefined ? contentType : undefined, req.headers),
           body: body ?? null,
         },
         new CollectingHandler(req.signal, resolve, reject),

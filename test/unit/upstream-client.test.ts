@@ -45,6 +45,17 @@ describe("upstream client (real sockets)", () => {
     expect(req?.body).toEqual({ a: 1 });
     expect(req?.headers["content-type"]).toBe("application/json");
     expect(req?.headers["x-request-id"]).toBe("r-1");
+    expect(req?.headers.accept).toBe("application/json");
+  });
+
+  test("a GET asks for JSON and, having no body, names no content type", async () => {
+    upstream.on("GET /health", { body: { status: "healthy" } });
+    const a = await client.getJson("/health", { signal: signal(), headers: { "x-request-id": "r-2" } });
+    expect(a.body).toEqual({ status: "healthy" });
+    const [req] = upstream.received("/health");
+    expect(req?.headers.accept).toBe("application/json");
+    expect(req?.headers["content-type"]).toBeUndefined();
+    expect(req?.headers["x-request-id"]).toBe("r-2");
   });
 
   test("keeps connections alive across calls", async () => {
