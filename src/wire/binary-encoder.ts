@@ -237,9 +237,11 @@ const SHORT_ASCII = 48;
 /**
  * Code that measures one value `x` of a scalar type (adding its size to
  * `acc`, its length noted in `L` where it has one) and code that writes it.
- * Strings and doubles, which every answer carries, are written out here: a
- * double handed to the generic helpers is boxed, a heap number per value
- * and pass (1.4 KB of the 4 KB the 45-feature answer's encoding allocated).
+ * Strings, doubles, enums (int32) and bools, which every answer carries,
+ * are written out here, with the generic helpers' checks: a double handed
+ * to them is boxed, a heap number per value and pass (1.4 KB of the 4 KB
+ * the 45-feature answer's encoding allocated), and each other value pays
+ * for a switch over every scalar type.
  * A short string whose UTF-8 length is its length is ASCII (every other
  * code unit takes two bytes or more), and is copied a code unit at a time:
  * for names like the features' (18–34 characters) that takes about a third
@@ -257,6 +259,13 @@ function scalarCode(scalar: ScalarType, x: string, acc: string): { size: string;
       };
     case ScalarType.DOUBLE:
       return { size: `if (typeof ${x} !== "number") throw BAIL; ${acc} += 8;`, write: `c.at = buf.writeDoubleLE(${x}, c.at);` };
+    case ScalarType.INT32:
+      return {
+        size: `if (typeof ${x} !== "number" || !Number.isInteger(${x}) || ${x} > 0x7fffffff || ${x} < -0x80000000) throw BAIL; ${acc} += ${x} < 0 ? 10 : varint32Size(${x});`,
+        write: `c.at = ${x} >= 0 ? writeVarint32(buf, c.at, ${x}) : writeVarint64(buf, c.at, ${x} >>> 0, 0xffffffff);`,
+      };
+    case ScalarType.BOOL:
+      return { size: `${acc} += 1;`, write: `buf[c.at++] = ${x} ? 1 : 0;` };
     default:
       return { size: `${acc} += sizeOfScalar(${scalar}, ${x}, L);`, write: `writeScalar(${scalar}, ${x}, buf, c, L);` };
   }
@@ -330,9 +339,9 @@ return { size, write };`;
   const W: Compiled["write"][] = [];
   const c =
     (compileGenerated(
-      ["BAIL", "hasOwn", "byteLength", "nested", "sizeOfScalar", "writeScalar", "varint32Size", "writeVarint32", "S", "W"],
+      ["BAIL", "hasOwn", "byteLength", "nested", "sizeOfScalar", "writeScalar", "varint32Size", "writeVarint32", "writeVarint64", "S", "W"],
       source,
-      [BAIL, Object.hasOwn, Buffer.byteLength, sizeOfNested, sizeOfScalar, writeScalar, varint32Size, writeVarint32, S, W],
+      [BAIL, Object.hasOwn, Buffer.byteLength, sizeOfNested, sizeOfScalar, writeScalar, varint32Size, writeVarint32, writeVarint64, S, W],
     ) as Compiled | undefined) ?? BAILING;
   // Registered before the nested types are compiled, so recursive types terminate.
   compiled.set(plan, c);

@@ -118,17 +118,24 @@ describe("binary encoder", () => {
   });
 
   test("a value of the wrong kind gets toBinary's own error", () => {
-    const m = create(DetectAnomalyResponseSchema, { confidence: 0.5 });
-    (m as unknown as { metadata: unknown }).metadata = { $typeName: "aiops.ml.v1.ResponseMetadata", source: 1.5 };
-    const err = (() => {
-      try {
-        toBinary(DetectAnomalyResponseSchema, m);
-      } catch (e) {
-        return (e as Error).message;
-      }
-    })();
-    expect(err).toMatch(/cannot encode/);
-    expect(() => encodeBinary(DetectAnomalyResponseSchema, m)).toThrow(err as string);
+    // An enum that is not an integer, and ones past int32 either way.
+    for (const source of [1.5, 2 ** 31, -(2 ** 31) - 1]) {
+      // A whole metadata message, so that the encoder's own checks meet the value.
+      const m = create(DetectAnomalyResponseSchema, {
+        confidence: 0.5,
+        metadata: { backend: "rest", features: [{ name: "cpu", value: 1 }] },
+      });
+      (m.metadata as unknown as { source: unknown }).source = source;
+      const err = (() => {
+        try {
+          toBinary(DetectAnomalyResponseSchema, m);
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      expect(err, String(source)).toBeTypeOf("string");
+      expect(() => encodeBinary(DetectAnomalyResponseSchema, m)).toThrow(err as string);
+    }
   });
 
   test("a typical answer: the bytes and the framing room", () => {
