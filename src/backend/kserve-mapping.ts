@@ -9,12 +9,12 @@ import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import {
   type DetectAnomalyResponse,
-  DetectAnomalyResponseSchema,
   type Metric,
   type PredictResponse,
   PredictResponseSchema,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { UpstreamError } from "../errors/upstream-error.js";
+import { detectAnomalyResponse } from "./backend.js";
 
 /** Each model's positions of each feature name (a name listed twice has two), made once per list of names. */
 const positions = new WeakMap<readonly string[], ReadonlyMap<string, readonly number[]>>();
@@ -130,7 +130,7 @@ export function anomalyVerdict(label: number, metrics: readonly Metric[]): Detec
     recommendations.push("Investigate: the model flags the vector as a whole; no single metric stands out");
   }
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  return create(DetectAnomalyResponseSchema, {
+  return detectAnomalyResponse({
     anomalyDetected: anomaly,
     anomalyScore: round(score),
     confidence: round(confidence),

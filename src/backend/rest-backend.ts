@@ -13,7 +13,6 @@ import {
   CorrelationSchema,
   type DetectAnomalyRequest,
   type DetectAnomalyResponse,
-  DetectAnomalyResponseSchema,
   type Metric,
   PatternSchema,
   PredictedIssueSchema,
@@ -26,7 +25,7 @@ import type { CallContext } from "../api/call-context.js";
 import { parseDuration } from "../config/duration.js";
 import { UpstreamError } from "../errors/upstream-error.js";
 import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
-import type { Backend, BackendAnswer, ProbeResult } from "./backend.js";
+import { type Backend, type BackendAnswer, detectAnomalyResponse, type ProbeResult } from "./backend.js";
 import { array, boolean, number, object, ShapeError, string, stringItem } from "./json-shape.js";
 
 /** The contract's endpoints. */
@@ -98,7 +97,7 @@ export function encodeAnalyzePatterns(req: AnalyzePatternsRequest): Json {
 /** Reads the 200 answer of /anomaly/detect. */
 export function decodeDetectAnomaly(body: unknown): DetectAnomalyResponse {
   const o = object(body, "");
-  return create(DetectAnomalyResponseSchema, {
+  return detectAnomalyResponse({
     anomalyDetected: boolean(o, "anomaly_detected", ""),
     confidence: number(o, "confidence", "", 0, 1),
     anomalyScore: number(o, "anomaly_score", ""),

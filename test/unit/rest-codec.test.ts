@@ -1,4 +1,4 @@
-import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { create, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { describe, expect, test } from "vitest";
 import {
   AnalyzePatternsResponseSchema,
@@ -7,6 +7,7 @@ import {
   PredictRequestSchema,
   PredictResponseSchema,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { detectAnomalyResponse } from "../../src/backend/backend.js";
 import { ShapeError } from "../../src/backend/json-shape.js";
 import {
   decodeAnalyzePatterns,
@@ -97,5 +98,20 @@ describe("REST contract codec (ADR-009)", () => {
   test("an empty context pod is left out of the body, a set one is sent", () => {
     const req = create(DetectAnomalyRequestSchema, { context: { namespace: "a", resource: "b", pod: "b-1" } });
     expect(encodeDetectAnomaly(req)).toEqual({ metrics: [], context: { namespace: "a", resource: "b", pod: "b-1" } });
+  });
+});
+
+describe("detectAnomalyResponse()", () => {
+  // The literal stands in for create(DetectAnomalyResponseSchema, ...) on
+  // every DetectAnomaly answer; a field added to the message must fail here.
+  test.each([
+    { anomalyDetected: true, confidence: 0.85, anomalyScore: 2.5, recommendations: ["Scale up replicas"] },
+    { anomalyDetected: false, confidence: 0, anomalyScore: 0, recommendations: [] },
+  ])("is the message create() makes: $anomalyDetected", (fields) => {
+    const literal = detectAnomalyResponse(fields);
+    const made = create(DetectAnomalyResponseSchema, fields);
+    expect(literal).toStrictEqual(made);
+    expect(Object.keys(literal).sort()).toEqual(Object.keys(made).sort());
+    expect(toBinary(DetectAnomalyResponseSchema, literal)).toEqual(toBinary(DetectAnomalyResponseSchema, made));
   });
 });
