@@ -19,6 +19,7 @@ import type {
   PredictRequest,
   WorkloadContext,
 } from "../../gen/aiops/ml/v1/ml_service_pb.js";
+import { SHORT_ASCII } from "../wire/wire-types.js";
 
 export type Rpc = "DetectAnomaly" | "Predict" | "AnalyzePatterns";
 
@@ -26,9 +27,6 @@ export type Rpc = "DetectAnomaly" | "Predict" | "AnalyzePatterns";
 export function quantize(value: number, quantum: number): number {
   return quantum > 0 ? Math.round(value / quantum) : value;
 }
-
-/** The longest string copied here rather than by `buf.write` (as the encoder: src/wire/binary-encoder.ts). */
-const SHORT_ASCII = 48;
 
 /** The room a key starts with, and goes back to after a larger request: 45 metrics take about 1.8 KB. */
 const INITIAL_BYTES = 16 * 1024;

@@ -26,7 +26,7 @@
 import { isUtf8 } from "node:buffer";
 import { create, type DescField, type DescMessage, fromBinary, type Message, ScalarType } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { compileGenerated, LENGTH_DELIMITED, VARINT, wireTypeOf } from "./wire-types.js";
+import { BAIL, bail, compileGenerated, indexed, LENGTH_DELIMITED, VARINT, wireTypeOf } from "./wire-types.js";
 
 const IMPLICIT = 2;
 const EDITION_PROTO3 = 999;
@@ -61,9 +61,6 @@ interface MessagePlan {
 type ZeroProperty =
   | { readonly name: string; readonly kind: "value"; readonly value: unknown }
   | { readonly name: string; readonly kind: "list" | "oneof" };
-
-/** Thrown inside a decode when the input is not what the plan expects: fromBinary takes over. */
-const BAIL = Symbol("bail");
 
 const plans = new WeakMap<DescMessage, MessagePlan>();
 
@@ -407,10 +404,6 @@ const READ: Record<ScalarType, string> = {
 
 const decoders = new WeakMap<MessagePlan, Decode>();
 
-const bail = (): never => {
-  throw BAIL;
-};
-
 /**
  * The decoder of one message type, compiled once from its plan into a
  * function of its own: a `switch` on the tag, with each field read and
@@ -428,11 +421,7 @@ function decoderFor(plan: MessagePlan): Decode {
   const known = decoders.get(plan);
   if (known !== undefined) return known;
   const zeros: unknown[] = [];
-  const subPlans: MessagePlan[] = [];
-  const subOf = (p: MessagePlan) => {
-    const i = subPlans.indexOf(p);
-    return i >= 0 ? i : subPlans.push(p) - 1;
-  };
+  const subPlans = indexed<MessagePlan>();
   const q = (name: string) => JSON.stringify(name);
   const zero = plan.zero
     .map((p) => {
@@ -449,7 +438,7 @@ function decoderFor(plan: MessagePlan): Decode {
     if (f.kind === "list") {
       if (f.message !== undefined) {
         cases.push(
-          `${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); m[${k}].push(f[${subOf(f.message)}](r, e, depth + 1, undefined)); break; }`,
+          `${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); m[${k}].push(f[${subPlans.of(f.message)}](r, e, depth + 1, undefined)); break; }`,
         );
         continue;
       }
@@ -463,7 +452,7 @@ function decoderFor(plan: MessagePlan): Decode {
     }
     if (f.kind === "message") {
       // A message field seen again is merged into the first, as fromBinary does.
-      const sub = `f[${subOf(f.message as MessagePlan)}]`;
+      const sub = `f[${subPlans.of(f.message as MessagePlan)}]`;
       if (f.oneof === undefined) {
         cases.push(`${tag(LENGTH_DELIMITED)} { const e = r.lengthEnd(end); m[${k}] = ${sub}(r, e, depth + 1, m[${k}]); break; }`);
       } else {
@@ -493,7 +482,7 @@ function decoderFor(plan: MessagePlan): Decode {
   const decode = (compileGenerated(["BAIL", "z", "f"], source, [BAIL, zeros, subs]) as Decode | undefined) ?? bail;
   // Registered before the nested types are compiled, so recursive types terminate.
   decoders.set(plan, decode);
-  for (const p of subPlans) subs.push(decoderFor(p));
+  for (const p of subPlans.items) subs.push(decoderFor(p));
   return decode;
 }
 

@@ -22,7 +22,7 @@
  */
 import { type DescField, type DescMessage, type Message, ScalarType, toBinary } from "@bufbuild/protobuf";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
-import { compileGenerated, LENGTH_DELIMITED, wireTypeOf } from "./wire-types.js";
+import { BAIL, bail, compileGenerated, indexed, LENGTH_DELIMITED, SHORT_ASCII, wireTypeOf } from "./wire-types.js";
 
 // google.protobuf.FeatureSet values protobuf-es exposes on DescField.presence.
 const IMPLICIT = 2;
@@ -54,9 +54,6 @@ interface MessagePlan {
   ok: boolean;
   readonly fields: FieldPlan[];
 }
-
-/** Thrown inside an encode when a value is not what the plan expects: toBinary takes over. */
-const BAIL = Symbol("bail");
 
 const plans = new WeakMap<DescMessage, MessagePlan>();
 
@@ -199,9 +196,6 @@ interface Compiled {
 
 const compiled = new WeakMap<MessagePlan, Compiled>();
 
-const bail = (): never => {
-  throw BAIL;
-};
 /** A type this encoder does not write: toBinary does. */
 const BAILING: Compiled = { size: bail, write: bail };
 
@@ -230,9 +224,6 @@ function isSet(f: FieldPlan, k: string): string {
       return "v != 0";
   }
 }
-
-/** The longest ASCII string copied in JavaScript (about 3 ns a character, against `buf.write`'s ~110 ns a call and far less a character). */
-const SHORT_ASCII = 48;
 
 /**
  * Code that measures one value `x` of a scalar type (adding its size to
@@ -278,11 +269,7 @@ function compile(plan: MessagePlan): Compiled {
     compiled.set(plan, BAILING);
     return BAILING;
   }
-  const subPlans: MessagePlan[] = [];
-  const subOf = (p: MessagePlan) => {
-    const i = subPlans.indexOf(p);
-    return i >= 0 ? i : subPlans.push(p) - 1;
-  };
+  const subPlans = indexed<MessagePlan>();
   const sizes: string[] = [];
   const writes: string[] = [];
   for (const f of plan.fields) {
@@ -296,7 +283,7 @@ function compile(plan: MessagePlan): Compiled {
     let size: string;
     let write: string;
     if (f.kind === "message" || (f.kind === "list" && f.message !== undefined)) {
-      const i = subOf(f.message as MessagePlan);
+      const i = subPlans.of(f.message as MessagePlan);
       const one = (x: string) => ({
         size: `size += ${t} + nested(S[${i}], ${x}, L);`,
         write: `c.at = writeVarint32(buf, c.at, ${f.tag}); c.at = writeVarint32(buf, c.at, L[c.next++]); W[${i}](${x}, buf, c, L);`,
@@ -345,7 +332,7 @@ return { size, write };`;
     ) as Compiled | undefined) ?? BAILING;
   // Registered before the nested types are compiled, so recursive types terminate.
   compiled.set(plan, c);
-  for (const p of subPlans) {
+  for (const p of subPlans.items) {
     const sub = compile(p);
     S.push(sub.size);
     W.push(sub.write);
