@@ -252,13 +252,13 @@ function scalarCode(scalar: ScalarType, x: string, acc: string): { size: string;
       return { size: `if (typeof ${x} !== "number") throw BAIL; ${acc} += 8;`, write: `c.at = buf.writeDoubleLE(${x}, c.at);` };
     case ScalarType.INT32:
       return {
-        size: `if (typeof ${x} !== "number" || !Number.isInteger(${x}) || ${x} > 0x7fffffff || ${x} < -0x80000000) throw BAIL; ${acc} += ${x} < 0 ? 10 : varint32Size(${x});`,
+        size: `${acc} += int32Size(checkInt32(${x}));`,
         write: `c.at = ${x} >= 0 ? writeVarint32(buf, c.at, ${x}) : writeVarint64(buf, c.at, ${x} >>> 0, 0xffffffff);`,
       };
     case ScalarType.BOOL:
       return { size: `${acc} += 1;`, write: `buf[c.at++] = ${x} ? 1 : 0;` };
     default:
-      return { size: `${acc} += sizeOfScalar(${scalar}, ${x}, L);`, write: `writeScalar(${scalar}, ${x}, buf, c, L);` };
+      return { size: `${acc} += sizeOfScalar(${scalar}, ${x});`, write: `writeScalar(${scalar}, ${x}, buf, c);` };
   }
 }
 
@@ -326,9 +326,37 @@ return { size, write };`;
   const W: Compiled["write"][] = [];
   const c =
     (compileGenerated(
-      ["BAIL", "hasOwn", "byteLength", "nested", "sizeOfScalar", "writeScalar", "varint32Size", "writeVarint32", "writeVarint64", "S", "W"],
+      [
+        "BAIL",
+        "hasOwn",
+        "byteLength",
+        "nested",
+        "sizeOfScalar",
+        "writeScalar",
+        "checkInt32",
+        "int32Size",
+        "varint32Size",
+        "writeVarint32",
+        "writeVarint64",
+        "S",
+        "W",
+      ],
       source,
-      [BAIL, Object.hasOwn, Buffer.byteLength, sizeOfNested, sizeOfScalar, writeScalar, varint32Size, writeVarint32, writeVarint64, S, W],
+      [
+        BAIL,
+        Object.hasOwn,
+        Buffer.byteLength,
+        sizeOfNested,
+        sizeOfScalar,
+        writeScalar,
+        checkInt32,
+        int32Size,
+        varint32Size,
+        writeVarint32,
+        writeVarint64,
+        S,
+        W,
+      ],
     ) as Compiled | undefined) ?? BAILING;
   // Registered before the nested types are compiled, so recursive types terminate.
   compiled.set(plan, c);
@@ -350,27 +378,15 @@ function sizeOfNested(size: Compiled["size"], m: Target, lengths: number[]): num
   return varint32Size(n) + n;
 }
 
-function sizeOfScalar(type: ScalarType, v: unknown, lengths: number[]): number {
+/** The size of a value of a scalar type that `scalarCode` does not write out itself (not a string, double, int32 or bool). */
+function sizeOfScalar(type: ScalarType, v: unknown): number {
   switch (type) {
-    case ScalarType.STRING: {
-      if (typeof v !== "string") throw BAIL;
-      const n = Buffer.byteLength(v, "utf8");
-      lengths.push(n);
-      return varint32Size(n) + n;
-    }
     case ScalarType.BYTES:
       if (!(v instanceof Uint8Array)) throw BAIL;
       return varint32Size(v.byteLength) + v.byteLength;
-    case ScalarType.DOUBLE:
-      if (typeof v !== "number") throw BAIL;
-      return 8;
     case ScalarType.FLOAT:
       if (typeof v !== "number" || (Number.isFinite(v) && (v > FLOAT32_MAX || v < -FLOAT32_MAX))) throw BAIL;
       return 4;
-    case ScalarType.BOOL:
-      return 1;
-    case ScalarType.INT32:
-      return int32Size(checkInt32(v));
     case ScalarType.SINT32: {
       const x = checkInt32(v);
       return varint32Size(((x << 1) ^ (x >> 31)) >>> 0);
@@ -401,14 +417,9 @@ interface Cursor {
   next: number;
 }
 
-function writeScalar(type: ScalarType, v: unknown, buf: Buffer, c: Cursor, lengths: number[]): void {
+/** Writes a value of a scalar type that `scalarCode` does not write out itself. */
+function writeScalar(type: ScalarType, v: unknown, buf: Buffer, c: Cursor): void {
   switch (type) {
-    case ScalarType.STRING: {
-      const n = lengths[c.next++] as number;
-      c.at = writeVarint32(buf, c.at, n);
-      c.at += buf.write(v as string, c.at, n, "utf8");
-      return;
-    }
     case ScalarType.BYTES: {
       const b = v as Uint8Array;
       c.at = writeVarint32(buf, c.at, b.byteLength);
@@ -416,20 +427,9 @@ function writeScalar(type: ScalarType, v: unknown, buf: Buffer, c: Cursor, lengt
       c.at += b.byteLength;
       return;
     }
-    case ScalarType.DOUBLE:
-      c.at = buf.writeDoubleLE(v as number, c.at);
-      return;
     case ScalarType.FLOAT:
       c.at = buf.writeFloatLE(v as number, c.at);
       return;
-    case ScalarType.BOOL:
-      buf[c.at++] = v ? 1 : 0;
-      return;
-    case ScalarType.INT32: {
-      const x = v as number;
-      c.at = x >= 0 ? writeVarint32(buf, c.at, x) : writeVarint64(buf, c.at, x >>> 0, 0xffffffff);
-      return;
-    }
     case ScalarType.SINT32: {
       const x = v as number;
       c.at = writeVarint32(buf, c.at, ((x << 1) ^ (x >> 31)) >>> 0);
