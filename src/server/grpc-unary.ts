@@ -6,7 +6,8 @@
  * sidecar's CPU. This handler serves unary methods over HTTP/2 directly on
  * Node's HTTP/2 request and stream, in two protocols:
  * - gRPC (binary, uncompressed): the message enveloped, the status in
- *   trailers (grpc-status, grpc-message, grpc-status-details-bin);
+ *   trailers (grpc-status, grpc-message, grpc-status-details-bin), in one
+ *   write on Node 20 (grpc-answer.ts);
  * - Connect unary POST (application/proto or application/json,
  *   uncompressed): the bare message, the status as the HTTP status with a
  *   JSON error body, trailers as `trailer-` headers. Its answer goes out as
@@ -37,6 +38,7 @@ import { MESSAGE_BYTES } from "../api/call-context.js";
 import { CallController } from "../api/call-signal.js";
 import { decodeBinary } from "../wire/binary-decoder.js";
 import { encodeBinary } from "../wire/binary-encoder.js";
+import { answerGrpc } from "./grpc-answer.js";
 import { LazyHeaders } from "./lazy-headers.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: connect's ServiceImpl is typed per service; this path calls it generically.
@@ -109,13 +111,13 @@ export function createGrpcUnaryHandler(options: GrpcUnaryOptions): GrpcUnaryHand
     { once: true },
   );
 
-  return (req, res) => {
+  return (req) => {
     const route = routes.get(req.url);
     const contentType = req.headers["content-type"];
     if (route === undefined || req.method !== "POST" || contentType === undefined) return false;
     const wire = wireOf(contentType, req.headers);
     if (wire === undefined) return false;
-    serve(route, wire, req, res, options, inFlight);
+    serve(route, wire, req, options, inFlight);
     return true;
   };
 }
@@ -130,14 +132,7 @@ function wireOf(contentType: string, headers: Http2ServerRequest["headers"]): Wi
   return connect.binary ? "connect+proto" : "connect+json";
 }
 
-function serve(
-  route: Route,
-  wire: Wire,
-  req: Http2ServerRequest,
-  res: Http2ServerResponse,
-  options: GrpcUnaryOptions,
-  inFlight: Set<CallController>,
-): void {
+function serve(route: Route, wire: Wire, req: Http2ServerRequest, options: GrpcUnaryOptions, inFlight: Set<CallController>): void {
   const stream = req.stream;
   const grpc = wire === "grpc";
   const responseHeader = new LazyHeaders([
@@ -174,7 +169,7 @@ function serve(
     answered = true;
     finish();
     if (stream.destroyed || stream.closed) return;
-    if (grpc) respondGrpc(res, responseHeader, ctx?.trailerIfAny(), body, error);
+    if (grpc) respondGrpc(stream, responseHeader, ctx?.trailerIfAny(), body, error);
     else respondConnect(stream, responseHeader, ctx?.trailerIfAny(), body, error, options.jsonOptions);
   };
   const fail = (e: unknown): void => {
@@ -296,15 +291,15 @@ function serve(
 const tooLarge = (size: number, readMaxBytes: number): ConnectError =>
   new ConnectError(`message size ${size} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
 
-/** A gRPC answer: the message, then the status in trailers (or trailers only). */
+/** A gRPC answer: the message, then the status in trailers, on the stream itself (grpc-answer.ts). */
 function respondGrpc(
-  res: Http2ServerResponse,
+  stream: Http2ServerRequest["stream"],
   responseHeader: Headers,
   trailer: Headers | undefined,
   frame: Uint8Array | undefined,
   error: ConnectError | undefined,
 ): void {
-  const head: Record<string, string> = {};
+  const head: Record<string, string | number> = { ":status": 200 };
   responseHeader.forEach((v, k) => {
     head[k] = v;
   });
@@ -314,10 +309,7 @@ function respondGrpc(
       tail[k] = v;
     });
   } else tail["grpc-status"] = "0";
-  res.writeHead(200, head);
-  res.addTrailers(tail);
-  if (frame === undefined) res.end();
-  else res.end(frame);
+  answerGrpc(stream, head, tail, frame);
 }
 
 /**

@@ -1,0 +1,197 @@
+/**
+ * A gRPC answer on a real node:http2 server, read by a real node:http2
+ * client through a TCP relay that records how the server's bytes arrived:
+ * on the Node the image ships, HEADERS, DATA and the trailers leave in one
+ * write; the answer is the same either way.
+ */
+import http2 from "node:http2";
+import net, { type AddressInfo } from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { answerGrpc, oneWriteAnswers } from "../../src/server/grpc-answer.js";
+
+const DATA = 0x0;
+const HEADERS = 0x1;
+const END_STREAM = 0x1;
+
+/** A frame the server sent: its type, flags and stream, and the read (chunk) that completed it. */
+interface Frame {
+  readonly type: number;
+  readonly flags: number;
+  readonly stream: number;
+  readonly chunk: number;
+}
+
+interface Rig {
+  readonly client: http2.ClientHttp2Session;
+  readonly frames: Frame[];
+  readonly streamsClosed: () => number;
+  close(): Promise<void>;
+}
+
+const open: Rig[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+/** A server answering every stream with `answer`, and a client reaching it through a relay that parses the server's frames. */
+async function rig(answer: (stream: http2.ServerHttp2Stream) => void, compat = false): Promise<Rig> {
+  let closed = 0;
+  const server = compat ? http2.createServer((req) => answer(req.stream)) : http2.createServer();
+  if (!compat) server.on("stream", (stream) => answer(stream));
+  server.on("stream", (stream) => stream.once("close", () => closed++));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const frames: Frame[] = [];
+  const relay = net.createServer((down) => {
+    const up = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
+    down.pipe(up);
+    let pending = Buffer.alloc(0);
+    let chunk = 0;
+    up.on("data", (bytes: Buffer) => {
+      chunk++;
+      pending = Buffer.concat([pending, bytes]);
+      // The server's first frame is its SETTINGS; every frame is 9 bytes of header and its payload.
+      while (pending.length >= 9) {
+        const length = pending.readUIntBE(0, 3);
+        if (pending.length < 9 + length) break;
+        frames.push({ type: pending[3] as number, flags: pending[4] as number, stream: pending.readUInt32BE(5) & 0x7fffffff, chunk });
+        pending = pending.subarray(9 + length);
+      }
+      down.write(bytes);
+    });
+    up.on("close", () => down.destroy());
+    down.on("close", () => up.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const client = http2.connect(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`);
+  const r: Rig = {
+    client,
+    frames,
+    streamsClosed: () => closed,
+    close: async () => {
+      client.close();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  open.push(r);
+  return r;
+}
+
+interface Answer {
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly trailers: http2.IncomingHttpHeaders;
+  readonly id: number;
+}
+
+function call(client: http2.ClientHttp2Session): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = client.request({
+      ":method": "POST",
+      ":path": "/aiops.ml.v1.MLService/DetectAnomaly",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    const body: Buffer[] = [];
+    req.on("response", (h) => {
+      headers = h;
+    });
+    req.on("trailers", (t) => {
+      trailers = t;
+    });
+    req.on("data", (d: Buffer) => body.push(d));
+    req.on("error", reject);
+    req.on("close", () => {
+      if (trailers === undefined) reject(new Error(`no trailers (rst ${req.rstCode})`));
+      else resolve({ headers, body: Buffer.concat(body), trailers, id: req.id as number });
+    });
+    req.end(Buffer.from([0, 0, 0, 0, 0]));
+  });
+}
+
+/** The server's frames of one stream. */
+const framesOf = (frames: readonly Frame[], id: number): Frame[] => frames.filter((f) => f.stream === id);
+
+const MESSAGE = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x01]);
+const shipped = process.versions.node.split(".")[0] === "20";
+
+describe.each([
+  { way: "best" as const, oneWrite: shipped },
+  { way: "public" as const, oneWrite: false },
+])("a gRPC answer, the $way way", ({ way, oneWrite }) => {
+  const ok = (stream: http2.ServerHttp2Stream) =>
+    answerGrpc(stream, { ":status": 200, "content-type": "application/grpc+proto" }, { "grpc-status": "0" }, MESSAGE, way);
+
+  test("carries the headers, the message and the status in trailers", async () => {
+    const { client } = await rig(ok);
+    const a = await call(client);
+    expect(a.headers[":status"]).toBe(200);
+    expect(a.headers["content-type"]).toBe("application/grpc+proto");
+    expect([...a.body]).toEqual([...MESSAGE]);
+    expect(a.trailers["grpc-status"]).toBe("0");
+  });
+
+  test(`leaves in ${oneWrite ? "one write" : "two writes"}: DATA and the trailers in ${oneWrite ? "the same read" : "two reads"}`, async () => {
+    // The message's bytes not yet written when nghttp2 asks for the
+    // trailers: it asks in the pass that writes the message, so both go in
+    // its one write. The public way asks only after that write completed.
+    const pendingAtTrailers: number[] = [];
+    const { client, frames } = await rig((stream) => {
+      ok(stream);
+      stream.once("wantTrailers", () => pendingAtTrailers.push(stream.writableLength));
+    });
+    // Past the connection's first exchanges (SETTINGS and their acks).
+    await call(client);
+    for (let i = 0; i < 5; i++) {
+      const a = await call(client);
+      const mine = framesOf(frames, a.id);
+      expect(mine.map((f) => f.type)).toEqual([HEADERS, DATA, HEADERS]);
+      const [head, data, trailers] = mine as [Frame, Frame, Frame];
+      expect(data.flags & END_STREAM).toBe(0);
+      expect(trailers.flags & END_STREAM).toBe(END_STREAM);
+      // One write lands as one read here; two writes a loop turn apart land as two.
+      expect(new Set([head.chunk, data.chunk, trailers.chunk]).size).toBe(oneWrite ? 1 : 2);
+    }
+    expect(pendingAtTrailers).toHaveLength(6);
+    for (const pending of pendingAtTrailers) expect(pending).toBe(oneWrite ? MESSAGE.length : 0);
+    // On the Node the image ships (20), the internals are found; elsewhere every answer takes the public way.
+    expect(oneWriteAnswers()).toBe(shipped);
+  });
+
+  test("an error without a message: headers, then the status's trailers with the message as given", async () => {
+    const { client, frames } = await rig((stream) =>
+      answerGrpc(
+        stream,
+        { ":status": 200, "content-type": "application/grpc+proto" },
+        { "grpc-status": "5", "grpc-message": "no model %22m%22 here" },
+        undefined,
+        way,
+      ),
+    );
+    await call(client);
+    const a = await call(client);
+    expect(a.body.length).toBe(0);
+    expect(a.trailers["grpc-status"]).toBe("5");
+    expect(a.trailers["grpc-message"]).toBe("no model %22m%22 here");
+    const mine = framesOf(frames, a.id);
+    expect(mine.map((f) => f.type)).toEqual([HEADERS, HEADERS]);
+    expect(new Set(mine.map((f) => f.chunk)).size).toBe(oneWrite ? 1 : 2);
+  });
+
+  test("on the compatibility API's stream, the trailers are sent once and every stream closes", async () => {
+    const errors: unknown[] = [];
+    const r = await rig((stream) => {
+      stream.on("error", (e) => errors.push(e));
+      ok(stream);
+    }, true);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => call(r.client)));
+    for (const a of answers) {
+      expect(a.trailers["grpc-status"]).toBe("0");
+      expect(framesOf(r.frames, a.id).filter((f) => f.type === HEADERS)).toHaveLength(2);
+    }
+    await expect.poll(() => r.streamsClosed()).toBe(20);
+    expect(errors).toEqual([]);
+  });
+});
