@@ -180,6 +180,19 @@ describe.each([
     expect(new Set(mine.map((f) => f.chunk)).size).toBe(oneWrite ? 1 : 2);
   });
 
+  test("a message larger than the client's flow-control window arrives whole, then the trailers", async () => {
+    // 300 KB against HTTP/2's initial 64 KB window: the data ends in a later pass of nghttp2, after the client's WINDOW_UPDATEs.
+    const big = Buffer.alloc(5 + 300_000, 7);
+    big[0] = 0;
+    big.writeUInt32BE(300_000, 1);
+    const { client } = await rig((stream) =>
+      answerGrpc(stream, { ":status": 200, "content-type": "application/grpc+proto" }, { "grpc-status": "0" }, big, way),
+    );
+    const a = await call(client);
+    expect(a.body.equals(big)).toBe(true);
+    expect(a.trailers["grpc-status"]).toBe("0");
+  });
+
   test("on the compatibility API's stream, the trailers are sent once and every stream closes", async () => {
     const errors: unknown[] = [];
     const r = await rig((stream) => {
