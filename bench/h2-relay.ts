@@ -11,12 +11,7 @@
  *   kill -USR2 <relay's pid>   # prints "n N p50 µs p90 µs p99 µs" and starts over
  */
 import net from "node:net";
-
-const DATA = 0x0;
-const HEADERS = 0x1;
-const END_STREAM = 0x1;
-/** The client's connection preface, before its first frame. */
-const PREFACE = 24;
+import { CLIENT_PREFACE, DATA, END_STREAM, frameReader, HEADERS } from "../test/helpers/h2-frames.js";
 
 const [listen, target] = process.argv.slice(2).map(Number);
 if (!Number.isInteger(listen) || !Number.isInteger(target)) {
@@ -26,26 +21,11 @@ if (!Number.isInteger(listen) || !Number.isInteger(target)) {
 
 let samples: number[] = [];
 
-/** Calls `onEnd(stream)` for each DATA or HEADERS frame that ends a stream, across reads. */
-function frames(skip: number, onEnd: (stream: number) => void): (bytes: Buffer) => void {
-  let pending: Buffer = Buffer.alloc(0);
-  let toSkip = skip;
-  return (bytes) => {
-    pending = pending.length > 0 ? Buffer.concat([pending, bytes]) : bytes;
-    if (toSkip > 0) {
-      const n = Math.min(toSkip, pending.length);
-      toSkip -= n;
-      pending = pending.subarray(n);
-    }
-    while (pending.length >= 9) {
-      const length = pending.readUIntBE(0, 3);
-      if (pending.length < 9 + length) break;
-      const type = pending[3] as number;
-      const stream = pending.readUInt32BE(5) & 0x7fffffff;
-      if ((type === DATA || type === HEADERS) && ((pending[4] as number) & END_STREAM) !== 0 && stream !== 0) onEnd(stream);
-      pending = pending.subarray(9 + length);
-    }
-  };
+/** Calls `onEnd(stream)` for each DATA or HEADERS frame that ends a stream. */
+function ends(onEnd: (stream: number) => void, skip = 0): (bytes: Buffer) => void {
+  return frameReader((type, flags, stream) => {
+    if ((type === DATA || type === HEADERS) && (flags & END_STREAM) !== 0 && stream !== 0) onEnd(stream);
+  }, skip);
 }
 
 net
@@ -54,8 +34,8 @@ net
     const up = net.connect(target as number, "127.0.0.1");
     up.setNoDelay(true);
     const asked = new Map<number, bigint>();
-    const fromClient = frames(PREFACE, (stream) => asked.set(stream, process.hrtime.bigint()));
-    const fromServer = frames(0, (stream) => {
+    const fromClient = ends((stream) => asked.set(stream, process.hrtime.bigint()), CLIENT_PREFACE);
+    const fromServer = ends((stream) => {
       const at = asked.get(stream);
       if (at === undefined) return;
       asked.delete(stream);

@@ -8,10 +8,7 @@ import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { answerGrpc, oneWriteAnswers } from "../../src/server/grpc-answer.js";
-
-const DATA = 0x0;
-const HEADERS = 0x1;
-const END_STREAM = 0x1;
+import { DATA, END_STREAM, frameReader, HEADERS } from "../helpers/h2-frames.js";
 
 /** A frame the server sent: its type, flags and stream, and the read (chunk) that completed it. */
 interface Frame {
@@ -44,18 +41,11 @@ async function rig(answer: (stream: http2.ServerHttp2Stream) => void, compat = f
   const relay = net.createServer((down) => {
     const up = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
     down.pipe(up);
-    let pending = Buffer.alloc(0);
     let chunk = 0;
+    const read = frameReader((type, flags, stream) => frames.push({ type, flags, stream, chunk }));
     up.on("data", (bytes: Buffer) => {
       chunk++;
-      pending = Buffer.concat([pending, bytes]);
-      // The server's first frame is its SETTINGS; every frame is 9 bytes of header and its payload.
-      while (pending.length >= 9) {
-        const length = pending.readUIntBE(0, 3);
-        if (pending.length < 9 + length) break;
-        frames.push({ type: pending[3] as number, flags: pending[4] as number, stream: pending.readUInt32BE(5) & 0x7fffffff, chunk });
-        pending = pending.subarray(9 + length);
-      }
+      read(bytes);
       down.write(bytes);
     });
     up.on("close", () => down.destroy());
