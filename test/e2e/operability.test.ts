@@ -1,7 +1,7 @@
 /**
  * What an operator sees: grpcurl over server reflection, grpc-health-probe
- * and a Health/Watch stream, and a graceful SIGTERM, against the real
- * process built from this repository.
+ * and a Health/Watch stream, what the process does at rest, and a graceful
+ * SIGTERM, against the real process built from this repository.
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
