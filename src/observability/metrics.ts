@@ -11,23 +11,14 @@ export const PREFIX = "aiops_sidecar_";
 /** Latency buckets in seconds: sub-millisecond for the sidecar's own work up to the 30 s default timeout. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/**
- * How often Node samples the event loop's delay for the
- * `nodejs_eventloop_lag_*` gauges (prom-client's `eventLoopMonitoringPrecision`,
- * 10 ms by default). Each sample is a timer that wakes the loop, and a
- * wake-up is not free: at 10 ms an idle sidecar woke 100 times a second
- * and spent 0.8 % of a core on nothing else (88 µs a wake-up on the
- * benchmark's VM, schedstat; bench/FINDINGS.md, change 27). At 100 ms the
- * p99 and max still show a loop that is kept busy, and a single stall of
- * length D is caught with probability D / 100 ms (always from 100 ms up).
- */
-export const EVENT_LOOP_SAMPLE_MS = 100;
-
 /** Creates the registry and every metric in it. */
 export function createMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.processMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  // prom-client samples the event loop's delay every 10 ms, which wakes an
+  // idle sidecar 100 times a second, but its lag gauges include the
+  // sampling interval, so sampling less often would shift every one of
+  // them (bench/FINDINGS.md, change 27, not kept).
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PREFIX });
   return {
     registry,
     rpcDuration: new Histogram({
