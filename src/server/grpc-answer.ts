@@ -21,7 +21,8 @@
  *   the shortcut it already takes for streams without trailers (it checks a
  *   has-trailers flag in the stream's state, which is cleared here);
  * - submits the trailers inside 'wantTrailers' through the stream's native
- *   handle, as `finishSendTrailers` does a loop turn later.
+ *   handle, as `finishSendTrailers` does a loop turn later;
+ * - holds the stream's destroy until the loop's check phase (below).
  * nghttp2 then packs HEADERS, DATA and the trailers into one send.
  *
  * The internals are looked for once, on the first stream, and checked
@@ -83,6 +84,29 @@ function headerList(trailers: Readonly<Record<string, string>>): [string, number
 }
 
 /**
+ * Once the caller has half-closed, the trailers close the stream in the
+ * same pass of nghttp2 that sends them, and Node destroys it there
+ * (`onStreamClose`), before the socket write carrying the message has
+ * completed. The write's completion then finds the stream destroyed:
+ * Node 20's Writable builds an ERR_STREAM_DESTROYED for finish callbacks
+ * whether there are any or not (`errorBuffer`; about 3 µs and 0.7 KB per
+ * call on the benchmark's VM, bench/FINDINGS.md change 28), and the stream
+ * never emits 'finish'. So the next destroy waits for the loop's check
+ * phase, past the write's completion and the stream's 'finish', as on the
+ * public way. The own property stays, pointing back at the stream's own
+ * destroy: deleting it turned the stream's properties into a dictionary,
+ * 1.2 KB more per call.
+ */
+function holdDestroy(stream: ServerHttp2Stream): void {
+  const destroy = stream.destroy;
+  stream.destroy = function held(this: ServerHttp2Stream, error?: Error) {
+    this.destroy = destroy;
+    setImmediate(() => this.destroy(error));
+    return this;
+  };
+}
+
+/**
  * Answers on `stream`: `head` (`:status` and headers), then `body` if
  * given, then `trailers` (lower-case names, as gRPC's are). Any
  * 'wantTrailers' listener already on the stream (the compatibility
@@ -108,6 +132,7 @@ export function answerGrpc(
     stream.once("wantTrailers", () => {
       const native = (stream as unknown as Indexed)[handle] as { trailers(list: [string, number]): number } | undefined;
       if (stream.destroyed || native === undefined) return;
+      holdDestroy(stream);
       // A negative return is nghttp2's error; the stream is destroyed off
       // nghttp2's stack, as Node does everything that may close it.
       const code = native.trailers(list);

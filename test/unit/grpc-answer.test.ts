@@ -150,6 +150,29 @@ describe.each([
     expect(oneWriteAnswers()).toBe(shipped);
   });
 
+  test.each([
+    { what: "a message", body: MESSAGE },
+    { what: "no message", body: undefined },
+  ])("with $what, the stream finishes, then closes, as any stream does", async ({ body }) => {
+    // On the one-write way the trailers close the stream before the socket
+    // write carrying the message completes; destroyed there, it never
+    // emitted 'finish' (grpc-answer.ts, holdDestroy).
+    const lives: string[][] = [];
+    const { client } = await rig((stream) => {
+      const life: string[] = [];
+      lives.push(life);
+      for (const event of ["finish", "close", "error"]) stream.on(event, () => life.push(event));
+      // As the sidecar answers: once the caller has sent its message and half-closed.
+      stream.resume();
+      stream.once("end", () =>
+        answerGrpc(stream, { ":status": 200, "content-type": "application/grpc+proto" }, { "grpc-status": "0" }, body, way),
+      );
+    });
+    for (let i = 0; i < 5; i++) expect((await call(client)).trailers["grpc-status"]).toBe("0");
+    await expect.poll(() => lives.filter((l) => l.includes("close")).length).toBe(5);
+    expect(lives).toEqual(Array.from({ length: 5 }, () => ["finish", "close"]));
+  });
+
   test("an error without a message: headers, then the status's trailers with the message as given", async () => {
     const { client, frames } = await rig((stream) =>
       answerGrpc(
@@ -197,4 +220,74 @@ describe.each([
     await expect.poll(() => r.streamsClosed()).toBe(20);
     expect(errors).toEqual([]);
   });
+});
+
+test("no answer leaves Node to build an ERR_STREAM_DESTROYED that nobody receives (counted in a child Node)", async () => {
+  // The trailers close the stream in the pass of nghttp2 that writes the
+  // message, before that write completes; were the stream destroyed there,
+  // the write's completion would find it destroyed and Node 20's Writable
+  // would build an ERR_STREAM_DESTROYED on every answer (holdDestroy in
+  // grpc-answer.ts). The server runs in a child Node that counts them through
+  // Node's own internals (--expose-internals) and answers as the sidecar
+  // does: once the caller, another process as the engine is, has sent its
+  // message and half-closed. The control, a write completing on a destroyed
+  // Writable, shows the count works on this Node. GET /count answers the
+  // count in a header.
+  const script = `
+    const inspect = require("internal/util/inspect");
+    const format = inspect.format;
+    let built = 0;
+    inspect.format = function (...args) {
+      if (typeof args[0] === "string" && args[0].includes("after a stream was destroyed")) built++;
+      return format.apply(this, args);
+    };
+    const http2 = require("node:http2");
+    const { Writable } = require("node:stream");
+    const { pathToFileURL } = require("node:url");
+    (async () => {
+      const { answerGrpc } = await import(pathToFileURL(process.argv[1]).href);
+      const w = new Writable({ write: (chunk, encoding, cb) => setImmediate(cb) });
+      w.write("x");
+      w.destroy();
+      await new Promise((r) => setImmediate(() => setImmediate(r)));
+      const control = built;
+      const server = http2.createServer();
+      server.on("stream", (stream, headers) => {
+        if (headers[":path"] === "/count") {
+          stream.respond({ ":status": 200, "x-control": String(control), "x-built": String(built - control) }, { endStream: true });
+          return;
+        }
+        stream.resume();
+        stream.once("end", () =>
+          answerGrpc(stream, { ":status": 200, "content-type": "application/grpc+proto" }, { "grpc-status": "0" }, Buffer.from([0, 0, 0, 0, 2, 8, 1])),
+        );
+      });
+      server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"));
+      process.stdin.on("end", () => process.exit(0)).resume();
+    })();`;
+  const { spawn } = await import("node:child_process");
+  const answerModule = new URL("../../dist/src/server/grpc-answer.js", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["--expose-internals", "-e", script, answerModule], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once("exit", (code) => reject(new Error(`child exited (${code})`)));
+    });
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      for (let i = 0; i < 20; i++) expect((await call(client)).trailers["grpc-status"]).toBe("0");
+      const counts = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        const req = client.request({ ":path": "/count" });
+        req.on("response", resolve);
+        req.on("error", reject);
+        req.resume();
+      });
+      expect({ control: counts["x-control"], built: counts["x-built"] }).toEqual({ control: "1", built: "0" });
+      expect(oneWriteAnswers() ?? shipped).toBe(shipped);
+    } finally {
+      client.close();
+    }
+  } finally {
+    child.stdin.end();
+  }
 });
