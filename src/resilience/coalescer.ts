@@ -79,6 +79,12 @@ export class Coalescer<T> {
    * runs wait for the same result, each bounded by its own signal.
    */
   run(key: string, call: CallContext, work: (shared: CallContext) => Promise<T>): Promise<T> {
+    // A caller already gone (its deadline passed while its message was read,
+    // or while enrichment ran) neither starts work nor joins any. Were it to
+    // start a flight and leave at once, nobody would hear how the work ended,
+    // and a failure nobody hears is an unhandled rejection: the end of the
+    // process.
+    if (call.signal.aborted) return Promise.reject(abortError(call.signal.reason));
     let flight = this.flights.get(key);
     if (flight === undefined) {
       const f = new Flight<T>(key);
@@ -98,11 +104,6 @@ export class Coalescer<T> {
 
   private join(flight: Flight<T>, call: CallContext): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (call.signal.aborted) {
-        flight.waiters.delete(call);
-        if (flight.waiters.size === 0) this.abandon(flight, call.signal.reason);
-        return reject(abortError(call.signal.reason));
-      }
       flight.waiters.add(call);
       const leave = (): void => {
         flight.waiters.delete(call);

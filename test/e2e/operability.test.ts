@@ -4,10 +4,13 @@
  * SIGTERM, against the real process built from this repository.
  */
 import { execFile } from "node:child_process";
+import http2 from "node:http2";
 import { promisify } from "node:util";
+import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DetectAnomalyRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.js";
 import { FakeUpstream } from "../helpers/fake-upstream.js";
 import { fixture } from "../helpers/fixtures.js";
 import { grpcJsClient, PROTO_DIR } from "../helpers/grpc-js-client.js";
@@ -216,5 +219,60 @@ describe("graceful shutdown", () => {
     expect(Date.now() - stoppedAt).toBeLessThan(5000);
     g.close();
     health.close();
+  });
+});
+
+describe("a call whose deadline passes before its message arrives", () => {
+  const upstream = new FakeUpstream();
+  beforeAll(() => upstream.start());
+  afterAll(() => upstream.stop());
+
+  // Found by the benchmark at its max rate, where the event loop fell
+  // behind the calls' timers: such a call started a coalesced flight alone
+  // and left at once, and the flight's failure, which nobody then heard,
+  // ended the process as an unhandled rejection.
+  test("DEADLINE_EXCEEDED, nothing sent upstream, and the sidecar serves on", async () => {
+    upstream.on("POST /api/v1/anomaly/detect", { body: fixture("adr-009/adr009_anomaly_detect_response.json") });
+    const sc = await spawnSidecar({ ML_SERVICE_URL: upstream.url });
+    const session = http2.connect(`http://${sc.address}`);
+    const g = grpcJsClient(sc.apiPort);
+    try {
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/aiops.ml.v1.MLService/DetectAnomaly",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-timeout": "100m",
+      });
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.on("trailers", resolve));
+      req.on("data", () => {});
+      req.on("error", () => {});
+      await new Promise((r) => setTimeout(r, 300));
+      const message = toBinary(
+        DetectAnomalyRequestSchema,
+        create(DetectAnomalyRequestSchema, { metrics: [{ name: "cpu_usage", value: 0.5 }] }),
+      );
+      const frame = Buffer.alloc(5 + message.length);
+      frame.writeUInt32BE(message.length, 1);
+      frame.set(message, 5);
+      req.end(frame);
+      const died = sc.exited.then((code) => {
+        throw new Error(`the sidecar exited (code ${code})`);
+      });
+      expect((await Promise.race([trailers, died]))["grpc-status"]).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+      // Time for the work the call started to fail and go unheard.
+      await Promise.race([new Promise((r) => setTimeout(r, 300)), died]);
+      expect(sc.child.exitCode).toBeNull();
+      expect(upstream.received("/api/v1/anomaly/detect")).toHaveLength(0);
+
+      const later = await g.call<{ anomaly_score: number }>("DetectAnomaly", { metrics: [{ name: "cpu_usage", value: 0.5 }] });
+      expect(later.anomaly_score).toBe(8.7);
+      expect(upstream.received("/api/v1/anomaly/detect")).toHaveLength(1);
+    } finally {
+      g.close();
+      session.destroy();
+      sc.child.kill("SIGTERM");
+      await sc.exited;
+    }
   });
 });

@@ -128,16 +128,58 @@ describe("coalescer", () => {
 });
 
 describe("a caller already gone", () => {
-  test("is refused at once, and the work it alone started is aborted", async () => {
+  test("is refused at once, and starts no work", async () => {
     const c = new Coalescer<string>();
     const gone = call();
     gone.abort(false);
-    let shared!: CallContext;
-    const p = c.run("k", gone, (s) => {
-      shared = s;
+    let ran = 0;
+    const p = c.run("k", gone, () => {
+      ran++;
       return new Promise(() => {});
     });
     await expect(p).rejects.toMatchObject({ kind: "cancelled" });
-    expect(shared.signal.aborted).toBe(true);
+    expect(ran).toBe(0);
+    expect(c.inFlight).toBe(0);
+  });
+
+  test("does not join a flight in the air, which goes on for its own caller", async () => {
+    const c = new Coalescer<string>();
+    const d = deferred<string>();
+    const first = c.run("k", call(), () => d.promise);
+    const gone = call();
+    gone.abort();
+    await expect(c.run("k", gone, () => Promise.resolve("not run"))).rejects.toMatchObject({ kind: "timeout" });
+    d.resolve("answer");
+    expect(await first).toBe("answer");
+  });
+
+  // Found by the benchmark at its max rate: a caller whose deadline had
+  // passed started a flight alone, and the breaker refused the work at once.
+  test("starts nothing whose failure could go unheard (the breaker refuses at once)", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const c = new Coalescer<string>();
+      const gone = call();
+      gone.abort();
+      const refused = new UpstreamError("circuit breaker is open", { kind: "breaker_open", upstream: "rest", endpoint: "DetectAnomaly" });
+      let ran = 0;
+      const p = c.run("k", gone, async () => {
+        ran++;
+        throw refused;
+      });
+      await expect(p).rejects.toMatchObject({ kind: "timeout" });
+      // Node reports unhandled rejections once the microtasks have run.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ran).toBe(0);
+      expect(unhandled).toEqual([]);
+      // The key is free: the next caller starts work of its own.
+      expect(await c.run("k", call(), async () => "fresh")).toBe("fresh");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });
