@@ -260,7 +260,7 @@ describe("a call whose deadline passes before its message arrives", () => {
         throw new Error(`the sidecar exited (code ${code})`);
       });
       expect((await Promise.race([trailers, died]))["grpc-status"]).toBe(String(grpc.status.DEADLINE_EXCEEDED));
-      // Time for the work the call started to fail and go unheard.
+      // Before 2a5bcda the process ended here, once the flight's unheard failure came.
       await Promise.race([new Promise((r) => setTimeout(r, 300)), died]);
       expect(sc.child.exitCode).toBeNull();
       expect(upstream.received("/api/v1/anomaly/detect")).toHaveLength(0);
