@@ -21,6 +21,7 @@ import { HealthCheckRequestSchema } from "../../gen/grpc/health/v1/health_pb.js"
 import { MESSAGE_BYTES } from "../../src/api/call-context.js";
 import { createGrpcUnaryHandler } from "../../src/server/grpc-unary.js";
 import { FakeUpstream } from "../helpers/fake-upstream.js";
+import { envelope } from "../helpers/h2-frames.js";
 import { type RunningSidecar, startSidecar } from "../helpers/sidecar.js";
 
 const upstream = new FakeUpstream();
@@ -59,14 +60,6 @@ interface Wire {
   headers: Record<string, string>;
   trailers: Record<string, string>;
   body: Buffer;
-}
-
-function envelope(message: Uint8Array, flags = 0): Buffer {
-  const b = Buffer.alloc(5 + message.byteLength);
-  b[0] = flags;
-  b.writeUInt32BE(message.byteLength, 1);
-  b.set(message, 5);
-  return b;
 }
 
 /** One gRPC request over a fresh HTTP/2 connection; `cancelAfterMs` resets the stream (CANCEL) instead of waiting. */

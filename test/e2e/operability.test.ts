@@ -14,6 +14,7 @@ import { DetectAnomalyRequestSchema } from "../../gen/aiops/ml/v1/ml_service_pb.
 import { FakeUpstream } from "../helpers/fake-upstream.js";
 import { fixture } from "../helpers/fixtures.js";
 import { grpcJsClient, PROTO_DIR } from "../helpers/grpc-js-client.js";
+import { envelope } from "../helpers/h2-frames.js";
 import { type SidecarProcess, spawnSidecar } from "../helpers/process.js";
 import { tool } from "../helpers/tools.js";
 
@@ -248,14 +249,11 @@ describe("a call whose deadline passes before its message arrives", () => {
       req.on("data", () => {});
       req.on("error", () => {});
       await new Promise((r) => setTimeout(r, 300));
-      const message = toBinary(
-        DetectAnomalyRequestSchema,
-        create(DetectAnomalyRequestSchema, { metrics: [{ name: "cpu_usage", value: 0.5 }] }),
+      req.end(
+        envelope(
+          toBinary(DetectAnomalyRequestSchema, create(DetectAnomalyRequestSchema, { metrics: [{ name: "cpu_usage", value: 0.5 }] })),
+        ),
       );
-      const frame = Buffer.alloc(5 + message.length);
-      frame.writeUInt32BE(message.length, 1);
-      frame.set(message, 5);
-      req.end(frame);
       const died = sc.exited.then((code) => {
         throw new Error(`the sidecar exited (code ${code})`);
       });

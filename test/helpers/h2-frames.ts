@@ -1,7 +1,8 @@
 /**
  * An HTTP/2 frame reader over a byte stream read in chunks, for the tests
  * and benchmarks that watch a connection from a TCP relay: each complete
- * frame's type, flags and stream, however the reads split it.
+ * frame's type, flags and stream, however the reads split it; and the gRPC
+ * envelope, for the tests that write a gRPC body by hand.
  */
 
 export const DATA = 0x0;
@@ -29,4 +30,13 @@ export function frameReader(onFrame: (type: number, flags: number, stream: numbe
       pending = pending.subarray(9 + length);
     }
   };
+}
+
+/** A gRPC message in its envelope: the flags byte, the length (big-endian), the message. */
+export function envelope(message: Uint8Array, flags = 0): Buffer {
+  const b = Buffer.alloc(5 + message.byteLength);
+  b[0] = flags;
+  b.writeUInt32BE(message.byteLength, 1);
+  b.set(message, 5);
+  return b;
 }
