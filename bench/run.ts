@@ -846,8 +846,9 @@ const TARGET = { p90AddedMs: 0.6, p99AddedMs: 1.25, throughput: 0.85, cpuMsPerCa
  */
 const verdict = (x: number, ok: (x: number) => boolean): string => {
   if (Number.isNaN(x)) return "—";
-  const said = ok(x) ? "met" : "not met";
-  return ok(Number(x.toFixed(2))) === ok(x) ? said : `${said} (${x.toFixed(3)} before rounding)`;
+  const met = ok(x);
+  const said = met ? "met" : "not met";
+  return ok(Number(x.toFixed(2))) === met ? said : `${said} (${x.toFixed(3)} before rounding)`;
 };
 
 /**
