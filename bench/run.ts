@@ -848,7 +848,7 @@ const verdict = (x: number, ok: (x: number) => boolean): string => {
   if (Number.isNaN(x)) return "—";
   const met = ok(x);
   const said = met ? "met" : "not met";
-  return ok(Number(x.toFixed(2))) === met ? said : `${said} (${x.toFixed(3)} before rounding)`;
+  return ok(Number(f2(x))) === met ? said : `${said} (${x.toFixed(3)} before rounding)`;
 };
 
 /**
