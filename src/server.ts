@@ -20,6 +20,7 @@ import { createFeatureBuilder } from "./enrichment/create-feature-builder.js";
 import type { Logger } from "./observability/logger.js";
 import type { Metrics } from "./observability/metrics.js";
 import { PredictionPipeline } from "./pipeline/prediction-pipeline.js";
+import { createAdmission } from "./server/admission.js";
 import { createApiListener } from "./server/api-listener.js";
 import { Drain } from "./server/drain.js";
 import { createGrpcUnaryHandler } from "./server/grpc-unary.js";
@@ -70,6 +71,9 @@ function listen(server: import("node:net").Server, addr: string): Promise<Addres
   });
 }
 
+/** Streams an HTTP/2 connection may open beyond server.max_concurrent_requests. */
+export const STREAM_HEADROOM = 100;
+
 export function createServer(deps: ServerDeps): Sidecar {
   const { config, logger, metrics, backend } = deps;
   const clock = deps.clock ?? (() => performance.now());
@@ -103,7 +107,7 @@ export function createServer(deps: ServerDeps): Sidecar {
     ServerReflectionV1alpha.typeName,
   ]);
   const services = [
-    [MLService, createMlService({ pipeline, drain, features, config, logger, metrics, clock })],
+    [MLService, createMlService({ pipeline, features, config, logger, metrics, clock })],
     [Health, createHealthService(health)],
     [ServerReflectionV1, reflection.v1],
     [ServerReflectionV1alpha, reflection.v1alpha],
@@ -125,6 +129,11 @@ export function createServer(deps: ServerDeps): Sidecar {
     },
   });
   const api = createApiListener(handler, {
+    // Calls to the ML service are counted (and shed beyond server.max_concurrent_requests) from their arrival.
+    admit: createAdmission({ drain, metrics, services: [MLService] }),
+    // Calls a connection can make the sidecar hold before admission sees them: the bound, plus room for the
+    // refusals being answered and for health and reflection.
+    maxConcurrentStreams: config.server.max_concurrent_requests + STREAM_HEADROOM,
     first: config.server.grpc_unary_fast_path ? createGrpcUnaryHandler({ ...transport, services, jsonOptions }) : undefined,
   });
   // Health alone, for kubelet's gRPC probes on the pod IP (server.health_addr).

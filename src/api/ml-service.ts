@@ -29,17 +29,14 @@ import { invalidArgument } from "../errors/error-table.js";
 import { toRpcError } from "../errors/to-rpc-error.js";
 import type { FieldViolation } from "../errors/upstream-error.js";
 import type { Logger } from "../observability/logger.js";
-import type { Metrics } from "../observability/metrics.js";
+import { type Metrics, toUpperSnake } from "../observability/metrics.js";
 import type { LadderAnswer, PredictionPipeline } from "../pipeline/prediction-pipeline.js";
-import type { Drain } from "../server/drain.js";
 import { type CallContext, type Clock, createCallContext, MESSAGE_BYTES } from "./call-context.js";
 import { type ValidationRules, validateAnalyzePatterns, validateDetectAnomaly, validateGetFeatures, validatePredict } from "./validate.js";
 
 /** Everything the service needs, injected. */
 export interface MlServiceDeps {
   readonly pipeline: PredictionPipeline;
-  /** Admits calls: load shedding and shutdown refusal. */
-  readonly drain: Drain;
   /** Builds feature vectors from Prometheus; undefined while enrichment is not configured. */
   readonly features?: FeatureBuilder | undefined;
   readonly config: Config;
@@ -133,7 +130,7 @@ function metadataFor(answer: LadderAnswer<unknown>, call: CallContext, used: Use
 
 /** Creates the MLService implementation. */
 export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLService> {
-  const { pipeline, drain, config, logger, metrics, features } = deps;
+  const { pipeline, config, logger, metrics, features } = deps;
   const clock = deps.clock ?? (() => performance.now());
   const prometheusConfigured = config.enrichment.prometheus.url !== "";
 
@@ -152,16 +149,7 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
     });
     ctx.responseHeader.set("x-request-id", call.requestId);
     let code = "ok";
-    let admitted = false;
     try {
-      try {
-        drain.enter();
-        admitted = true;
-        metrics.inflight.inc();
-      } catch (e) {
-        if (ConnectError.from(e).code === Code.ResourceExhausted) metrics.shed.inc({ method });
-        throw e;
-      }
       const result = await body(call);
       logger.debug({ requestId: call.requestId, method, code: "OK", ms: Math.round(clock() - started) }, "rpc served");
       return result;
@@ -173,10 +161,6 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       throw err;
     } finally {
       call.dispose();
-      if (admitted) {
-        drain.leave();
-        metrics.inflight.dec();
-      }
       metrics.rpcDuration.observe({ method, code: code === "ok" ? "OK" : toUpperSnake(code) }, (clock() - started) / 1000);
     }
   }
@@ -320,9 +304,4 @@ export function createMlService(deps: MlServiceDeps): ServiceImpl<typeof MLServi
       });
     },
   };
-}
-
-/** Connect's Code names are PascalCase; gRPC's are UPPER_SNAKE (DEADLINE_EXCEEDED). */
-export function toUpperSnake(name: string): string {
-  return name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }

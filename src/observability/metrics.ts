@@ -126,3 +126,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Connect's Code names are PascalCase; gRPC's are UPPER_SNAKE (DEADLINE_EXCEEDED). */
+export function toUpperSnake(name: string): string {
+  return name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}

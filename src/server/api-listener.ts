@@ -10,14 +10,26 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Admission } from "./admission.js";
 
 type NodeHandlerFn = ReturnType<typeof connectNodeAdapter>;
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export interface ApiListenerOptions {
+  /**
+   * Runs first on every request, HTTP/2 and HTTP/1.1: false when it has
+   * answered the request itself (admission.ts refusing a call).
+   */
+  readonly admit?: Admission | undefined;
   /** Serves what it can of HTTP/2 requests first (the gRPC unary path); the rest go to `handler`. */
   readonly first?: ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean) | undefined;
+  /**
+   * Streams one HTTP/2 connection may have open at once (the SETTINGS the
+   * server sends); past it the client waits, or nghttp2 refuses the stream
+   * before Node makes any object for it. Unlimited by default in Node.
+   */
+  readonly maxConcurrentStreams?: number;
   /** Idle HTTP/1.1 keep-alive connections are closed after this. */
   readonly keepAliveTimeoutMs?: number;
   /** A connection that sends nothing this long is closed. */
@@ -34,16 +46,20 @@ export interface ApiListener {
 }
 
 export function createApiListener(handler: NodeHandlerFn, options: ApiListenerOptions = {}): ApiListener {
-  const h1 = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, handler);
-  const first = options.first;
-  const h2 = http2.createServer(
-    {},
-    first === undefined
+  const { admit, first } = options;
+  const h1 = http.createServer(
+    { keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 },
+    admit === undefined
       ? handler
       : (req, res) => {
-          if (!first(req, res)) handler(req, res);
+          if (admit(req, res)) handler(req, res);
         },
   );
+  const settings = options.maxConcurrentStreams === undefined ? {} : { maxConcurrentStreams: options.maxConcurrentStreams };
+  const h2 = http2.createServer({ settings }, (req, res) => {
+    if (admit !== undefined && !admit(req, res)) return;
+    if (first === undefined || !first(req, res)) handler(req, res);
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
     sessions.add(s);

@@ -274,3 +274,72 @@ describe("a call whose deadline passes before its message arrives", () => {
     }
   });
 });
+
+describe("a burst of calls on one connection, more than the sidecar serves at once", () => {
+  const upstream = new FakeUpstream();
+  beforeAll(() => upstream.start());
+  afterAll(() => upstream.stop());
+
+  // Found by the benchmark in the Pod's heap: on connect-node's handler
+  // (gRPC-Web, compressed gRPC, HTTP/1.1, or the unary path turned off)
+  // calls were counted only once the service saw them, so a burst or an
+  // open-loop overload queued in front of the bound, about 40 KB a call,
+  // until the process ran out of heap.
+  test.each([
+    ["connect-node's handler", ["--set", "server.grpc_unary_fast_path=false"]],
+    ["the unary path", []],
+  ])("%s: 3000 calls at once in a 64 MB heap are served or shed, never queued, and the sidecar serves on", async (_, args) => {
+    upstream.on("POST /api/v1/anomaly/detect", { delayMs: 100, body: fixture("adr-009/adr009_anomaly_detect_response.json") });
+    const before = upstream.received("/api/v1/anomaly/detect").length;
+    const sc = await spawnSidecar({ ML_SERVICE_URL: upstream.url, NODE_OPTIONS: "--max-old-space-size=64" }, [
+      ...args,
+      "--set",
+      "cache.max_entries=0",
+    ]);
+    const g = grpcJsClient(sc.apiPort);
+    try {
+      // HTTP/2 lets a connection open the bound and 100 more streams at once.
+      const session = http2.connect(`http://${sc.address}`);
+      const settings = await new Promise<http2.Settings>((r) => session.once("remoteSettings", r));
+      session.destroy();
+      expect(settings.maxConcurrentStreams).toBe(256 + 100);
+
+      const died = sc.exited.then((code) => {
+        throw new Error(`the sidecar exited (code ${code})`);
+      });
+      const burst = Array.from({ length: 3000 }, (_, i) =>
+        // A workload each, so that no two calls share an upstream call.
+        g
+          .call(
+            "DetectAnomaly",
+            { metrics: [{ name: "cpu_usage", value: 0.5 }], context: { namespace: "shop", resource: `api-${i}` } },
+            { deadlineMs: 30_000 },
+          )
+          .then(
+            () => "OK",
+            (e: grpc.ServiceError) => grpc.status[e.code],
+          ),
+      );
+      const codes = await Promise.race([Promise.all(burst), died]);
+      const tally = {
+        OK: codes.filter((c) => c === "OK").length,
+        RESOURCE_EXHAUSTED: codes.filter((c) => c === "RESOURCE_EXHAUSTED").length,
+      };
+      expect(tally.OK + tally.RESOURCE_EXHAUSTED).toBe(3000);
+      expect(tally.RESOURCE_EXHAUSTED).toBeGreaterThan(0);
+      // Nothing upstream for a call refused.
+      expect(upstream.received("/api/v1/anomaly/detect").length - before).toBe(tally.OK);
+      const metrics = await (await fetch(`http://127.0.0.1:${sc.adminPort}/metrics`)).text();
+      expect(metrics).toContain(`aiops_sidecar_shed_requests_total{method="DetectAnomaly"} ${tally.RESOURCE_EXHAUSTED}`);
+      expect(metrics).toContain("aiops_sidecar_inflight_requests 0");
+
+      const later = await g.call<{ anomaly_score: number }>("DetectAnomaly", { metrics: [{ name: "cpu_usage", value: 0.5 }] });
+      expect(later.anomaly_score).toBe(8.7);
+      expect(sc.child.exitCode).toBeNull();
+    } finally {
+      g.close();
+      sc.child.kill("SIGTERM");
+      await sc.exited;
+    }
+  });
+});

@@ -23,7 +23,6 @@ import { feature } from "../../src/enrichment/enrich-request.js";
 import { UpstreamError } from "../../src/errors/upstream-error.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { PredictionPipeline } from "../../src/pipeline/prediction-pipeline.js";
-import { Drain } from "../../src/server/drain.js";
 import { expectAsCreated } from "../helpers/literals.js";
 import { testConfig } from "../helpers/sidecar.js";
 
@@ -50,11 +49,10 @@ function setup(behaviour: (rpc: string) => Promise<unknown>, sets: Record<string
   const logger = pino({ level: "silent" });
   const clock = () => performance.now();
   const pipeline = new PredictionPipeline({ backend, fallback: new BuiltinBackend(), config, metrics, logger, clock, wallClock: Date.now });
-  const drain = new Drain(config.server.max_concurrent_requests);
   const transport = createRouterTransport(({ service }) => {
-    service(MLService, createMlService({ pipeline, drain, config, logger, metrics, clock }));
+    service(MLService, createMlService({ pipeline, config, logger, metrics, clock }));
   });
-  return { client: createClient(MLService, transport), calls, drain, pipeline };
+  return { client: createClient(MLService, transport), calls, pipeline };
 }
 
 const answer = create(DetectAnomalyResponseSchema, { anomalyDetected: true, confidence: 0.9, anomalyScore: 5, recommendations: ["x"] });
@@ -105,13 +103,6 @@ describe("MLService through the router transport", () => {
     expect((e as ConnectError).code).toBe(Code.FailedPrecondition);
     expect((e as ConnectError).rawMessage).toContain("PROMETHEUS_URL");
     expect(calls).toEqual([]);
-    pipeline.shutdown();
-  });
-
-  test("while shutting down, new calls are UNAVAILABLE", async () => {
-    const { client, drain, pipeline } = setup(async () => answer);
-    drain.refuse();
-    await expect(client.detectAnomaly({ metrics: [{ name: "m", value: 1 }] })).rejects.toMatchObject({ code: Code.Unavailable });
     pipeline.shutdown();
   });
 });

@@ -11,8 +11,7 @@ import { readFileSync } from "node:fs";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
-import { toUpperSnake } from "../../src/api/ml-service.js";
-import { createMetrics } from "../../src/observability/metrics.js";
+import { createMetrics, toUpperSnake } from "../../src/observability/metrics.js";
 
 interface Rule {
   alert: string;
