@@ -40,6 +40,11 @@ export function createAdmission(options: AdmissionOptions): Admission {
   /** Method name by path: only known methods, so that a label value is never the caller's text. */
   const methods = new Map<string, string>();
   for (const s of options.services) for (const m of s.methods) methods.set(`/${s.typeName}/${m.name}`, m.name);
+  // One function for every call ('close' comes once): a closure and a once-wrapper per call were 0.4 KB.
+  const left = (): void => {
+    drain.leave();
+    metrics.inflight.dec();
+  };
 
   return (req, res) => {
     const method = methods.get(req.url ?? "");
@@ -56,10 +61,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       return false;
     }
     metrics.inflight.inc();
-    res.once("close", () => {
-      drain.leave();
-      metrics.inflight.dec();
-    });
+    res.on("close", left);
     return true;
   };
 }
