@@ -72,7 +72,7 @@ function listen(server: import("node:net").Server, addr: string): Promise<Addres
 }
 
 /** Streams an HTTP/2 connection may open beyond server.max_concurrent_requests. */
-export const STREAM_HEADROOM = 100;
+const STREAM_HEADROOM = 100;
 
 export function createServer(deps: ServerDeps): Sidecar {
   const { config, logger, metrics, backend } = deps;

@@ -96,11 +96,13 @@ function answer(req: Request, res: Response, error: ConnectError): void {
     body = errorToJsonBytes(error, {});
     head["content-length"] = body.byteLength;
   }
-  if ("stream" in req && (req.stream.destroyed || req.stream.closed)) return;
-  if ("stream" in req && body === undefined) {
-    // HTTP/2 gRPC: one HEADERS frame with END_STREAM, as a trailers-only answer must be.
-    req.stream.respond({ ":status": status, ...head }, { endStream: true });
-    return;
+  if ("stream" in req) {
+    if (req.stream.destroyed || req.stream.closed) return;
+    if (body === undefined) {
+      // HTTP/2 gRPC: one HEADERS frame with END_STREAM, as a trailers-only answer must be.
+      req.stream.respond({ ":status": status, ...head }, { endStream: true });
+      return;
+    }
   }
   res.writeHead(status, head);
   if (body === undefined) res.end();
